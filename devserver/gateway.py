@@ -1,0 +1,268 @@
+"""An HTTP server that does what API Gateway (HTTP API, payload format 2.0) does for this service:
+match a route from ``template.yaml``, run the JWT authorizer, build the event, invoke the function's
+handler, and turn its answer back into an HTTP response."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from devserver.authorizer import LocalAuthorizer
+from devserver.template import ROOT, Route
+
+# Several warm "containers" per function, so concurrent requests really run concurrently, each on
+# its own module instance (a resolver holds the current event, as in Lambda, one at a time).
+CONTAINERS_PER_FUNCTION = 4
+_TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml")
+
+
+@dataclass
+class LocalResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cookies: list[str] | None = None
+
+
+DevRoute = Callable[["Request"], LocalResponse]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    source_ip: str
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+
+class LambdaContext:
+    """The parts of Lambda's context object that Powertools reads."""
+
+    def __init__(self, function: str, timeout_seconds: int = 10) -> None:
+        self.function_name = function
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function}"
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionPool:
+    """Loads a function's ``app.py`` as separate module instances, one per simulated container."""
+
+    def __init__(self, route: Route) -> None:
+        self.name = route.function
+        self.code_dir = route.code_dir
+        self.module_file, self.handler_name = route.handler.rsplit(".", 1)
+        self._idle: queue.LifoQueue[ModuleType] = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+
+    def _new_container(self) -> ModuleType:
+        path = self.code_dir / f"{self.module_file}.py"
+        spec = importlib.util.spec_from_file_location(f"{self.name}_{self._created}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        container = self._acquire()
+        try:
+            handler = getattr(container, self.handler_name)
+            return handler(event, LambdaContext(self.name))  # type: ignore[no-any-return]
+        finally:
+            self._idle.put(container)
+
+    def _acquire(self) -> ModuleType:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._created < CONTAINERS_PER_FUNCTION:
+                self._created += 1
+                return self._new_container()
+        return self._idle.get()
+
+
+class Gateway:
+    def __init__(self, routes: list[Route], authorizer: LocalAuthorizer) -> None:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))  # where the shared layer's package lives locally
+        self.routes = routes
+        self.authorizer = authorizer
+        self.pools = {r.function: FunctionPool(r) for r in routes}
+        self.dev_routes: dict[tuple[str, str], DevRoute] = {}
+
+    def add_dev_route(self, method: str, path: str, handler: DevRoute) -> None:
+        self.dev_routes[(method, path)] = handler
+
+    def handle(self, request: Request) -> LocalResponse:
+        if dev := self.dev_routes.get((request.method, request.path)):
+            return dev(request)
+        if request.method == "OPTIONS":
+            return self._preflight()
+        matched = [
+            (route, params)
+            for route in self.routes
+            if (params := route.match(request.method, request.path)) is not None
+        ]
+        if not matched:
+            return json_response(404, {"message": "Not Found"})  # what API Gateway says for no route
+        route, params = matched[0]
+        claims = None
+        if route.authorized:
+            claims = self.authorizer.claims(request.headers.get("authorization"))
+            if claims is None:
+                return LocalResponse(
+                    401,
+                    {"content-type": "application/json", "www-authenticate": 'Bearer error="invalid_token"'},
+                    b'{"message":"Unauthorized"}',
+                )
+        event = build_event(request, route, params, claims)
+        return to_local_response(self.pools[route.function].invoke(event))
+
+    def _preflight(self) -> LocalResponse:
+        return LocalResponse(
+            204,
+            {
+                "access-control-allow-origin": "*",
+                "access-control-allow-headers": "authorization,content-type",
+                "access-control-allow-methods": "GET,POST,PUT",
+                "access-control-max-age": "600",
+            },
+            b"",
+        )
+
+
+def build_event(
+    request: Request, route: Route, params: dict[str, str], claims: dict[str, str] | None
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload format 2.0 event."""
+    now = datetime.now(UTC)
+    content_type = request.headers.get("content-type", "")
+    is_text = content_type.startswith(_TEXT_TYPES) or not request.body
+    try:
+        body: str | None = request.body.decode() if is_text else None
+    except UnicodeDecodeError:
+        body, is_text = None, False
+    if not is_text:
+        body = base64.b64encode(request.body).decode()
+    query = {k: ",".join(v) for k, v in parse_qs(request.query, keep_blank_values=True).items()}
+    headers = {k: v for k, v in request.headers.items() if k != "cookie"}
+    cookies = [c.strip() for c in request.headers.get("cookie", "").split(";") if c.strip()]
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.path}",
+        "rawPath": request.path,
+        "rawQueryString": request.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": request.headers.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.source_ip,
+                "userAgent": request.headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": f"{route.method} {route.path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": not is_text,
+    }
+    if body:
+        event["body"] = body
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if params:
+        event["pathParameters"] = params
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return event
+
+
+def to_local_response(result: dict[str, Any]) -> LocalResponse:
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = {
+        k.lower(): ", ".join(v) if isinstance(v, list) else str(v) for k, v in (result.get("headers") or {}).items()
+    }
+    headers.setdefault("access-control-allow-origin", "*")
+    return LocalResponse(int(result.get("statusCode", 200)), headers, raw, result.get("cookies"))
+
+
+def json_response(status: int, payload: Any) -> LocalResponse:
+    return LocalResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
+
+
+def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            request = Request(
+                method=self.command,
+                path=url.path,
+                query=url.query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+                source_ip=self.client_address[0],
+            )
+            try:
+                response = gateway.handle(request)
+            except Exception as error:  # the Lambda itself crashed: API Gateway answers 500
+                sys.stderr.write(f"function error: {error!r}\n")
+                response = json_response(500, {"message": "Internal Server Error"})
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            for cookie in response.cookies or []:
+                self.send_header("set-cookie", cookie)
+            self.send_header("content-length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if not quiet:
+                sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

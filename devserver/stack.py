@@ -1,0 +1,139 @@
+"""Everything ``make run`` starts, in order, and stops in reverse."""
+
+from __future__ import annotations
+
+import os
+import threading
+from html.parser import HTMLParser
+from typing import Any
+
+from devserver import seed, services, template
+from devserver.authorizer import LocalAuthorizer
+from devserver.gateway import Gateway, LocalResponse, Request, json_response, serve
+
+# Documented local defaults; any of them can be overridden from the environment.
+LOCAL_DEFAULTS = {
+    "WHATSAPP_APP_SECRET": "local-whatsapp-app-secret",
+    "WHATSAPP_VERIFY_TOKEN": "local-verify-token",
+    "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
+    "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
+    "TOKEN_HMAC_KEY": "local-only-token-hmac-key",
+    "MAIL_FROM": "no-reply@jss.jogjakota.go.id",
+    "JWT_AUDIENCE": "jss-app",
+}
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"p", "div", "br", "li", "h1", "h2"}:
+            self.parts.append("\n\n")
+
+
+def html_to_text(document: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(document)
+    return "".join(parser.parts).strip()
+
+
+class LocalStack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, quiet: bool = False) -> None:
+        self.host = host
+        self.port = port
+        self.quiet = quiet
+        self.base_url = os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
+        self.dynamodb = services.DynamoDBLocal(int(os.environ.get("DYNAMODB_LOCAL_PORT") or services.free_port()))
+        self.ses = services.MotoSES(int(os.environ.get("MOTO_PORT") or services.free_port()))
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def configure_environment(self) -> dict[str, str]:
+        """The variables the handlers read, as SAM would set them, pointed at the local services."""
+        config = {key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()}
+        parameters = {
+            "PublicBaseUrl": self.base_url,
+            "WhatsAppBusinessNumber": config["WHATSAPP_BUSINESS_NUMBER"],
+            "WhatsAppPhoneNumberId": config["WHATSAPP_PHONE_NUMBER_ID"],
+            "MailFrom": config["MAIL_FROM"],
+            "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+        environment = template.global_environment(template.load(), parameters)
+        environment.update(config)
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+                "AWS_ENDPOINT_URL_SESV2": self.ses.endpoint,
+                "AWS_DEFAULT_REGION": services.LOCAL_REGION,
+                "AWS_REGION": services.LOCAL_REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "POWERTOOLS_SERVICE_NAME": "jss-whatsapp-local",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                # One process plays many containers; Metrics' buffer is shared, so keep it off here.
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            }
+        )
+        os.environ.update(environment)
+        return environment
+
+    def start(self) -> None:
+        self.configure_environment()
+        self.dynamodb.start()
+        self.ses.start()
+        parsed = template.load()
+        services.create_tables(self.dynamodb.endpoint, template.tables(parsed))
+        services.client("sesv2", self.ses.endpoint).create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
+
+        from shared.services import accounts
+
+        seed.seed(accounts())
+        self.authorizer = LocalAuthorizer(issuer=f"{self.base_url}/__dev", audience=os.environ["JWT_AUDIENCE"])
+        gateway = Gateway(template.routes(parsed), self.authorizer)
+        gateway.add_dev_route("GET", "/__dev/accounts", lambda _: json_response(200, seed.listing()))
+        gateway.add_dev_route("POST", "/__dev/token", self._issue_token)
+        gateway.add_dev_route("GET", "/__dev/mailbox", self._mailbox)
+        self._server = serve(gateway, self.host, self.port, self.quiet)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self.ses.stop()
+        self.dynamodb.stop()
+
+    def _issue_token(self, request: Request) -> LocalResponse:
+        try:
+            subject = request.json().get("sub")
+        except ValueError:
+            subject = None
+        if not isinstance(subject, str) or not subject:
+            return json_response(422, {"message": 'body must be {"sub": "<account id>"}'})
+        return json_response(200, {"token": self.authorizer.issue(subject)})
+
+    def _mailbox(self, _: Request) -> LocalResponse:
+        messages = [
+            {**{k: v for k, v in m.items() if k != "body"}, "text": html_to_text(m["body"]), "html": m["body"]}
+            for m in self.ses.sent_messages()
+        ]
+        return json_response(200, messages)
+
+    def banner(self) -> str:
+        accounts = "\n".join(f"    {a['id']}  {a['name']:<14} password {a['password']}" for a in seed.listing())
+        return (
+            f"\nJSS WhatsApp service running on {self.base_url}\n"
+            f"  API routes from template.yaml, e.g. POST {self.base_url}/v1/migrations\n"
+            f"  Demo accounts ({self.base_url}/__dev/accounts):\n{accounts}\n"
+            f'  Token:    curl -s -X POST {self.base_url}/__dev/token -d \'{{"sub":"jss-1001"}}\'\n'
+            f"  Mailbox:  {self.base_url}/__dev/mailbox\n"
+            f"  Webhook:  {self.base_url}/whatsapp/webhook (app secret {os.environ['WHATSAPP_APP_SECRET']})\n"
+            f"  DynamoDB Local on {self.dynamodb.endpoint}, SES (moto) on {self.ses.endpoint}\n"
+            "Press Ctrl-C to stop."
+        )

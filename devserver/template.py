@@ -1,0 +1,129 @@
+"""Reads ``template.yaml``: the HttpApi routes, the tables and the functions' environment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Keeps CloudFormation's short tags (``!Ref X`` becomes ``{"Ref": "X"}``)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    code_dir: Path
+    handler: str
+    authorized: bool
+    pattern: re.Pattern[str]
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+def load() -> dict[str, Any]:
+    with TEMPLATE.open() as handle:
+        parsed: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return parsed
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", path)
+    regex = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(regex)
+
+
+def routes(template: dict[str, Any]) -> list[Route]:
+    api = next(props for props in _resources(template, "AWS::Serverless::HttpApi"))
+    default_authorizer = api.get("Auth", {}).get("DefaultAuthorizer")
+    found = []
+    for name, props in _named_resources(template, "AWS::Serverless::Function"):
+        for event in props.get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            ev = event["Properties"]
+            authorizer = ev.get("Auth", {}).get("Authorizer", default_authorizer)
+            found.append(
+                Route(
+                    method=ev["Method"].upper(),
+                    path=ev["Path"],
+                    function=name,
+                    code_dir=ROOT / props["CodeUri"],
+                    handler=props["Handler"],
+                    authorized=authorizer not in (None, "NONE"),
+                    pattern=_path_pattern(ev["Path"]),
+                )
+            )
+    return found
+
+
+def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """CreateTable requests for every ``AWS::DynamoDB::Table``, named by logical id."""
+    requests = {}
+    for name, props in _named_resources(template, "AWS::DynamoDB::Table"):
+        requests[name] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+    return requests
+
+
+def global_environment(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, str]:
+    """The Globals environment with ``!Ref`` resolved: parameters to local values, resources to
+    their logical id (the local table names)."""
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    resolved: dict[str, str] = {}
+
+    def substitute(match: re.Match[str]) -> str:
+        return parameters.get(match.group(1), match.group(1))
+
+    for key, value in variables.items():
+        if isinstance(value, str):
+            resolved[key] = value
+        elif isinstance(value, dict) and "Ref" in value:
+            ref = str(value["Ref"])
+            resolved[key] = parameters.get(ref, ref)
+        elif isinstance(value, dict) and "Fn::Sub" in value:
+            resolved[key] = re.sub(r"\$\{(\w+)\}", substitute, value["Fn::Sub"])
+    return resolved
+
+
+def _named_resources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, resource.get("Properties", {}))
+        for name, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == kind
+    ]
+
+
+def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [props for _, props in _named_resources(template, kind)]

@@ -1,0 +1,41 @@
+"""Journey B1, change the WhatsApp number through WhatsApp, confirmed with the account password."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from shared.flows import FlowKind
+from shared.services import whatsapp_flows
+from shared.web.api import caller_account_id, create_app, lambda_handler_for, parse_form
+from shared.web.models import FLOW_ID, FLOW_STARTED, FlowStarted, FlowState, PasswordConfirmation
+from shared.web.pages import link_response
+
+app = create_app()
+
+
+@app.post("/v1/number-changes", responses=FLOW_STARTED, summary="Start changing the WhatsApp number through WhatsApp")
+def start_number_change() -> Response[FlowStarted]:
+    started = whatsapp_flows().start(caller_account_id(app), FlowKind.NUMBER_CHANGE)
+    return Response(201, "application/json", FlowStarted.of(started), {"Cache-Control": "no-store"})
+
+
+@app.get("/v1/number-changes/<flow_id>", summary="Status of a number change, for the app to poll")
+def number_change_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> FlowState:
+    return FlowState.of(*whatsapp_flows().status(caller_account_id(app), flow_id, FlowKind.NUMBER_CHANGE))
+
+
+@app.get("/c/<token>", summary="The blue link of a number change: waiting, or the password form")
+def number_change_link(token: str) -> Response[str]:
+    view = whatsapp_flows().view_link(token, FlowKind.NUMBER_CHANGE)
+    return link_response(view, app.current_event.headers)
+
+
+@app.post("/c/<token>", summary="Confirm the number change with the account password (form post or JSON)")
+def confirm_number_change(token: str) -> Response[str]:
+    form = parse_form(app.current_event, PasswordConfirmation)
+    result = whatsapp_flows().confirm_password(token, form.password, form.csrf_token)
+    return link_response(result.view, app.current_event.headers, result.error)
+
+
+lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,26 @@
+"""The account's contact data as the JSS profile shows it (step 6 of the migration guide)."""
+
+from shared.errors import ServiceError
+from shared.phone import mask_email
+from shared.services import accounts
+from shared.web.api import caller_account_id, create_app, lambda_handler_for
+from shared.web.models import ContactCard
+
+app = create_app()
+
+
+@app.get("/v1/contact", summary="Phone number, WhatsApp number and masked email of the account")
+def contact() -> ContactCard:
+    account = accounts().get(caller_account_id(app))
+    if account is None:
+        raise ServiceError("account_not_found")
+    return ContactCard(
+        phone_number=account.phone_number,
+        whatsapp_number=account.whatsapp_number,
+        whatsapp_verified=account.whatsapp_verified,
+        whatsapp_verified_via=account.whatsapp_verified_via,
+        email=mask_email(account.email) if account.email else None,
+    )
+
+
+lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,34 @@
+"""Journey A, migrate to WhatsApp: start a flow, let the app poll it, and show the blue link."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from shared.flows import FlowKind
+from shared.services import whatsapp_flows
+from shared.web.api import caller_account_id, create_app, lambda_handler_for
+from shared.web.models import FLOW_ID, FLOW_STARTED, FlowStarted, FlowState
+from shared.web.pages import link_response
+
+app = create_app()
+
+
+@app.post("/v1/migrations", responses=FLOW_STARTED, summary="Start migrating the account to WhatsApp")
+def start_migration() -> Response[FlowStarted]:
+    started = whatsapp_flows().start(caller_account_id(app), FlowKind.MIGRATION)
+    return Response(201, "application/json", FlowStarted.of(started), {"Cache-Control": "no-store"})
+
+
+@app.get("/v1/migrations/<flow_id>", summary="Status of a migration, for the app to poll")
+def migration_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> FlowState:
+    return FlowState.of(*whatsapp_flows().status(caller_account_id(app), flow_id, FlowKind.MIGRATION))
+
+
+@app.get("/m/<token>", summary="The blue link of a migration (HTML, or JSON on request)")
+def migration_link(token: str) -> Response[str]:
+    view = whatsapp_flows().view_link(token, FlowKind.MIGRATION)
+    return link_response(view, app.current_event.headers)
+
+
+lambda_handler = lambda_handler_for(app)

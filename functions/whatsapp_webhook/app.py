@@ -1,0 +1,36 @@
+"""Meta's WhatsApp Cloud API webhook: the subscription handshake and signed message deliveries."""
+
+import base64
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shared.services import webhook_receiver
+from shared.web.api import create_app, json_response, lambda_handler_for
+
+app = create_app()
+
+
+@app.get("/whatsapp/webhook", summary="Meta's subscription handshake")
+def handshake(
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=256)] = None,
+) -> Response[str]:
+    answer = webhook_receiver().handshake(mode, verify_token, challenge)
+    return Response(200, "text/plain", answer)
+
+
+@app.post("/whatsapp/webhook", summary="Inbound messages, signed with X-Hub-Signature-256")
+def receive() -> Response[str]:
+    event = app.current_event
+    # The signature covers the exact bytes Meta sent.
+    raw = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
+    receiver = webhook_receiver()
+    receiver.register_lambda_context(app.lambda_context)
+    report = receiver.receive(raw, event.headers.get("x-hub-signature-256"))
+    return json_response(200, report.as_dict())
+
+
+lambda_handler = lambda_handler_for(app)

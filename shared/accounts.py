@@ -1,0 +1,170 @@
+"""JSS accounts' contact data and the rule that a WhatsApp number belongs to at most one account.
+
+Clear phone numbers live only on the account item (the contact record this service exists to keep).
+Claims and audit records hold a keyed hash of the number and a masked form, never the number.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import Settings
+from shared.dynamo import Dynamo, Transaction
+from shared.keys import keyed_hash
+from shared.phone import mask_number
+
+
+def account_key(account_id: str) -> dict[str, str]:
+    return {"pk": f"ACCOUNT#{account_id}"}
+
+
+def number_claim_key(e164: str) -> dict[str, str]:
+    return {"pk": f"NUMBER#{keyed_hash('number', e164)}"}
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    email: str | None = None
+    phone_number: str | None = None
+    whatsapp_number: str | None = None
+    whatsapp_verified_via: str | None = None
+    whatsapp_updated_at: int | None = None
+    password_hash: str | None = None
+    proposed_number: str | None = None
+    proposed_for_flow: str | None = None
+    number_version: int = 0
+
+    @property
+    def whatsapp_verified(self) -> bool:
+        """True when WhatsApp itself proved the number (journeys A and B1), not an email code."""
+        return self.whatsapp_number is not None and self.whatsapp_verified_via == "whatsapp"
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Account:
+        fields = {k: item[k] for k in cls.__dataclass_fields__ if k in item}
+        return cls(**fields)
+
+    def to_item(self) -> dict[str, Any]:
+        return {**account_key(self.account_id), **{k: getattr(self, k) for k in self.__dataclass_fields__}}
+
+
+class ChangeMethod:
+    WHATSAPP_MIGRATION = "whatsapp_migration"
+    WHATSAPP_CHANGE = "whatsapp_change"
+    EMAIL_CHANGE = "email_change"
+
+
+VERIFIED_VIA = {
+    ChangeMethod.WHATSAPP_MIGRATION: "whatsapp",
+    ChangeMethod.WHATSAPP_CHANGE: "whatsapp",
+    ChangeMethod.EMAIL_CHANGE: "email",
+}
+
+
+class AccountRegistry:
+    def __init__(self, db: Dynamo, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def get(self, account_id: str) -> Account | None:
+        item = self.db.get(self.settings.accounts_table, account_key(account_id))
+        return Account.from_item(item) if item else None
+
+    def save(self, account: Account) -> None:
+        """Writes a whole account record (seeding and administration, never the journeys)."""
+        self.db.put(self.settings.accounts_table, account.to_item())
+        if account.whatsapp_number:
+            self.db.put(
+                self.settings.accounts_table,
+                {**number_claim_key(account.whatsapp_number), "account_id": account.account_id},
+            )
+
+    def owner_of(self, e164: str) -> str | None:
+        item = self.db.get(self.settings.accounts_table, number_claim_key(e164))
+        return str(item["account_id"]) if item else None
+
+    def propose(self, tx: Transaction, account: Account, number: str, flow_id: str) -> None:
+        """Remembers a number a citizen proved through WhatsApp, to be confirmed with the password."""
+        tx.update(
+            "account",
+            self.settings.accounts_table,
+            account_key(account.account_id),
+            "SET proposed_number = :number, proposed_for_flow = :flow",
+            "attribute_exists(pk)",
+            number=number,
+            flow=flow_id,
+        )
+
+    def stage_number_change(
+        self,
+        tx: Transaction,
+        account: Account,
+        new_number: str,
+        method: str,
+        flow_id: str,
+        now: int,
+        *,
+        also_phone_number: bool = False,
+    ) -> None:
+        """Adds to ``tx`` everything one change of WhatsApp number consists of.
+
+        The account must be unchanged since it was read (``number_version``), the new number must be
+        free or already ours, the old claim is released, and an audit record is appended.
+        Condition failures are reported under the labels ``account`` and ``claim``.
+        """
+        table = self.settings.accounts_table
+        assignments = [
+            "whatsapp_number = :number",
+            "whatsapp_verified_via = :via",
+            "whatsapp_updated_at = :now",
+            "number_version = :next_version",
+        ]
+        if also_phone_number:
+            assignments.append("phone_number = :number")
+        tx.update(
+            "account",
+            table,
+            account_key(account.account_id),
+            "SET " + ", ".join(assignments) + " REMOVE proposed_number, proposed_for_flow",
+            "attribute_exists(pk) AND (number_version = :version OR attribute_not_exists(number_version))",
+            number=new_number,
+            via=VERIFIED_VIA[method],
+            now=now,
+            version=account.number_version,
+            next_version=account.number_version + 1,
+        )
+        tx.put(
+            "claim",
+            table,
+            {**number_claim_key(new_number), "account_id": account.account_id, "claimed_at": now},
+            "attribute_not_exists(pk) OR account_id = :account",
+            account=account.account_id,
+        )
+        old = account.whatsapp_number
+        if old and old != new_number:
+            tx.delete(
+                "old_claim",
+                table,
+                number_claim_key(old),
+                "attribute_not_exists(pk) OR account_id = :account",
+                account=account.account_id,
+            )
+        tx.put(
+            "audit",
+            self.settings.audit_table,
+            {
+                "account_id": account.account_id,
+                "event": f"{now:012d}#{uuid.uuid4().hex}",
+                "at": now,
+                "method": method,
+                "flow_id": flow_id,
+                "old_number_masked": mask_number(old) if old else None,
+                "old_number_hash": keyed_hash("number", old) if old else None,
+                "new_number_masked": mask_number(new_number),
+                "new_number_hash": keyed_hash("number", new_number),
+                "phone_number_replaced": also_phone_number,
+            },
+        )

@@ -1,0 +1,204 @@
+"""A thin layer over the low-level DynamoDB client: lazy client, plain-Python items, transactions.
+
+The client is created on first use, never at import, so moto and the local endpoint
+(``AWS_ENDPOINT_URL_DYNAMODB``) are picked up and cold starts skip it until needed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+Item = dict[str, Any]
+# ``#status`` in an expression stands for the attribute ``status`` (many names are reserved words).
+_NAME_PLACEHOLDER = re.compile(r"#\w+")
+
+
+def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def from_attributes(attributes: Mapping[str, Any]) -> Item:
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in attributes.items()}
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    return value
+
+
+class ConditionFailed(Exception):
+    """A conditional write or a transaction lost its condition; ``labels`` name the failed parts."""
+
+    def __init__(self, labels: frozenset[str]) -> None:
+        super().__init__(", ".join(sorted(labels)) or "condition failed")
+        self.labels = labels
+
+
+class Dynamo:
+    def __init__(self, client: DynamoDBClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = boto3.client("dynamodb", config=_CLIENT_CONFIG)
+        return self._client
+
+    def get(self, table: str, key: Mapping[str, Any]) -> Item | None:
+        response = self.client.get_item(TableName=table, Key=to_attributes(key), ConsistentRead=True)
+        attributes = response.get("Item")
+        return from_attributes(attributes) if attributes else None
+
+    def put(self, table: str, item: Mapping[str, Any], condition: str | None = None, **values: Any) -> None:
+        request: dict[str, Any] = {"TableName": table, "Item": to_attributes(item)}
+        _add_condition(request, condition, values)
+        try:
+            self.client.put_item(**request)
+        except ClientError as error:
+            raise _condition_failed_or(error) from error
+
+    def update(
+        self, table: str, key: Mapping[str, Any], expression: str, condition: str | None = None, **values: Any
+    ) -> Item:
+        """Runs an update expression and returns the item as it is afterwards."""
+        request: dict[str, Any] = {
+            "TableName": table,
+            "Key": to_attributes(key),
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
+        _add_condition(request, condition, values)
+        try:
+            response = self.client.update_item(**request)
+        except ClientError as error:
+            raise _condition_failed_or(error) from error
+        return from_attributes(response.get("Attributes", {}))
+
+    def delete(self, table: str, key: Mapping[str, Any], condition: str | None = None, **values: Any) -> None:
+        request: dict[str, Any] = {"TableName": table, "Key": to_attributes(key)}
+        _add_condition(request, condition, values)
+        try:
+            self.client.delete_item(**request)
+        except ClientError as error:
+            raise _condition_failed_or(error) from error
+
+    def transaction(self) -> Transaction:
+        return Transaction(self)
+
+
+def _add_condition(request: dict[str, Any], condition: str | None, values: Mapping[str, Any]) -> None:
+    """Placeholders are written ``:name`` in expressions and passed as keyword arguments."""
+    if condition:
+        request["ConditionExpression"] = condition
+    if values:
+        request["ExpressionAttributeValues"] = to_attributes({f":{k}": v for k, v in values.items()})
+    expression = " ".join(str(request.get(k, "")) for k in ("UpdateExpression", "ConditionExpression"))
+    names = set(_NAME_PLACEHOLDER.findall(expression))
+    if names:
+        request["ExpressionAttributeNames"] = {name: name[1:] for name in names}
+
+
+def _condition_failed_or(error: ClientError) -> Exception:
+    if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        return ConditionFailed(frozenset())
+    return error
+
+
+@dataclass
+class Transaction:
+    """Collects writes for one ``TransactWriteItems`` call; each part has a label for error reports."""
+
+    db: Dynamo
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def put(
+        self, label: str, table: str, item: Mapping[str, Any], condition: str | None = None, **values: Any
+    ) -> Transaction:
+        request: dict[str, Any] = {"TableName": table, "Item": to_attributes(item)}
+        _add_condition(request, condition, values)
+        return self._add(label, {"Put": request})
+
+    def update(
+        self,
+        label: str,
+        table: str,
+        key: Mapping[str, Any],
+        expression: str,
+        condition: str | None = None,
+        **values: Any,
+    ) -> Transaction:
+        request: dict[str, Any] = {"TableName": table, "Key": to_attributes(key), "UpdateExpression": expression}
+        _add_condition(request, condition, values)
+        return self._add(label, {"Update": request})
+
+    def delete(
+        self, label: str, table: str, key: Mapping[str, Any], condition: str | None = None, **values: Any
+    ) -> Transaction:
+        request: dict[str, Any] = {"TableName": table, "Key": to_attributes(key)}
+        _add_condition(request, condition, values)
+        return self._add(label, {"Delete": request})
+
+    def check(self, label: str, table: str, key: Mapping[str, Any], condition: str, **values: Any) -> Transaction:
+        request: dict[str, Any] = {"TableName": table, "Key": to_attributes(key)}
+        _add_condition(request, condition, values)
+        return self._add(label, {"ConditionCheck": request})
+
+    def _add(self, label: str, part: dict[str, Any]) -> Transaction:
+        self.parts.append(part)
+        self.labels.append(label)
+        return self
+
+    def commit(self, attempts: int = 4) -> None:
+        """Commits all parts or none. Raises ``ConditionFailed`` naming the parts whose condition failed.
+
+        A clash with another transaction in flight is retried: every condition is evaluated again, so
+        a retry can never apply a change twice.
+        """
+        for attempt in range(attempts):
+            try:
+                self.db.client.transact_write_items(TransactItems=self.parts)  # type: ignore[arg-type]
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                failed = frozenset(
+                    label for label, code in zip(self.labels, reasons, strict=False) if code == "ConditionalCheckFailed"
+                )
+                if failed or "TransactionConflict" not in reasons or attempt == attempts - 1:
+                    raise ConditionFailed(failed) from error
+                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # noqa: S311 - jitter, not a secret

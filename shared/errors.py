@@ -1,0 +1,242 @@
+"""Every error the service can answer, with a stable code and its Indonesian and English text.
+
+The code is the contract with front ends; the texts may be reworded. ``ServiceError`` carries no
+HTTP machinery beyond a status number, so domain code can raise it without knowing API Gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    status: int
+    title: str
+    detail_id: str
+    detail_en: str
+
+
+CATALOG: dict[str, ErrorSpec] = {
+    "unauthorized": ErrorSpec(
+        401,
+        "Unauthorized",
+        "Sesi Anda tidak valid. Silakan masuk kembali ke aplikasi JSS.",
+        "Your session is not valid. Please sign in to JSS again.",
+    ),
+    "invalid_request": ErrorSpec(
+        422,
+        "Invalid request",
+        "Data yang dikirim tidak lengkap atau tidak sesuai format.",
+        "The request is incomplete or not in the expected format.",
+    ),
+    "not_found": ErrorSpec(
+        404,
+        "Not found",
+        "Alamat yang Anda tuju tidak ditemukan.",
+        "The address you asked for does not exist.",
+    ),
+    "method_not_allowed": ErrorSpec(
+        405,
+        "Method not allowed",
+        "Metode permintaan ini tidak didukung untuk alamat tersebut.",
+        "This request method is not supported for that address.",
+    ),
+    "account_not_found": ErrorSpec(
+        404,
+        "Account not found",
+        "Akun JSS Anda tidak ditemukan. Silakan hubungi layanan JSS.",
+        "Your JSS account was not found. Please contact JSS support.",
+    ),
+    "flow_not_found": ErrorSpec(
+        404,
+        "Flow not found",
+        "Proses verifikasi tidak ditemukan.",
+        "The verification process was not found.",
+    ),
+    "link_not_found": ErrorSpec(
+        404,
+        "Link not valid",
+        "Tautan ini tidak berlaku. Tautan mungkin salah, sudah digunakan, atau sudah kedaluwarsa. "
+        "Silakan mulai lagi dari menu Profil di aplikasi JSS.",
+        "This link is not valid. It may be wrong, already used, or expired. "
+        "Please start again from the Profile menu in the JSS app.",
+    ),
+    "too_many_starts": ErrorSpec(
+        429,
+        "Too many requests",
+        "Terlalu banyak permintaan. Silakan coba lagi dalam {retry_after} detik.",
+        "Too many requests. Please try again in {retry_after} seconds.",
+    ),
+    "whatsapp_already_linked": ErrorSpec(
+        409,
+        "WhatsApp number already linked",
+        "Akun Anda sudah memakai Nomor WhatsApp. Gunakan menu Nomor WhatsApp untuk menggantinya.",
+        "Your account already uses a WhatsApp number. Use the WhatsApp number menu to change it.",
+    ),
+    "migration_required": ErrorSpec(
+        409,
+        "Migration required",
+        "Akun Anda belum memiliki Nomor WhatsApp. Silakan lakukan Migrasi ke WhatsApp terlebih dahulu.",
+        "Your account has no WhatsApp number yet. Please migrate to WhatsApp first.",
+    ),
+    "flow_awaiting_message": ErrorSpec(
+        409,
+        "Waiting for the WhatsApp message",
+        "Pesan WhatsApp Anda belum kami terima. Kirim pesan yang sudah disiapkan, lalu buka tautan lagi.",
+        "We have not received your WhatsApp message yet. Send the prepared message, then open the link again.",
+    ),
+    "wrong_password": ErrorSpec(
+        403,
+        "Wrong password",
+        "Password salah. Sisa percobaan: {tries_left}.",
+        "Wrong password. Tries left: {tries_left}.",
+    ),
+    "flow_locked": ErrorSpec(
+        423,
+        "Locked",
+        "Terlalu banyak percobaan password yang salah. Proses ini dikunci; silakan mulai lagi dari aplikasi JSS.",
+        "Too many wrong passwords. This process is locked; please start again from the JSS app.",
+    ),
+    "password_locked": ErrorSpec(
+        429,
+        "Password confirmation locked",
+        "Terlalu banyak percobaan password yang salah. Konfirmasi password dikunci sampai {locked_until}.",
+        "Too many wrong passwords. Password confirmation is locked until {locked_until}.",
+    ),
+    "forgery_check_failed": ErrorSpec(
+        403,
+        "Form expired",
+        "Formulir tidak valid atau sudah kedaluwarsa. Muat ulang halaman, lalu coba lagi.",
+        "The form is not valid or has expired. Reload the page and try again.",
+    ),
+    "email_not_registered": ErrorSpec(
+        409,
+        "No registered email",
+        "Akun Anda belum memiliki email terdaftar. Gunakan verifikasi Melalui WhatsApp.",
+        "Your account has no registered email. Use verification through WhatsApp instead.",
+    ),
+    "email_send_failed": ErrorSpec(
+        503,
+        "Email not sent",
+        "Email verifikasi belum dapat dikirim. Silakan coba lagi beberapa saat lagi.",
+        "The verification email could not be sent. Please try again in a moment.",
+    ),
+    "code_resend_too_soon": ErrorSpec(
+        429,
+        "Too soon",
+        "Kode baru dapat diminta lagi dalam {retry_after} detik.",
+        "A new code can be requested in {retry_after} seconds.",
+    ),
+    "code_hourly_limit": ErrorSpec(
+        429,
+        "Too many codes",
+        "Batas permintaan kode tercapai. Silakan coba lagi dalam {retry_after} detik.",
+        "The code request limit was reached. Please try again in {retry_after} seconds.",
+    ),
+    "verification_not_found": ErrorSpec(
+        404,
+        "Verification not found",
+        "Permintaan kode verifikasi tidak ditemukan.",
+        "The verification request was not found.",
+    ),
+    "code_wrong": ErrorSpec(
+        422,
+        "Wrong code",
+        "Kode verifikasi salah. Sisa percobaan: {tries_left}.",
+        "Wrong verification code. Tries left: {tries_left}.",
+    ),
+    "code_exhausted": ErrorSpec(
+        410,
+        "Code no longer valid",
+        "Kode salah terlalu sering dimasukkan dan tidak berlaku lagi. Silakan minta kode baru.",
+        "The code was entered wrongly too often and is no longer valid. Please request a new code.",
+    ),
+    "code_expired": ErrorSpec(
+        410,
+        "Code expired",
+        "Kode verifikasi sudah kedaluwarsa. Silakan minta kode baru.",
+        "The verification code has expired. Please request a new code.",
+    ),
+    "code_used": ErrorSpec(
+        409,
+        "Code already used",
+        "Kode verifikasi sudah digunakan. Silakan minta kode baru bila perlu.",
+        "The verification code was already used. Request a new code if needed.",
+    ),
+    "code_superseded": ErrorSpec(
+        410,
+        "Code replaced",
+        "Kode ini sudah diganti dengan kode yang lebih baru. Gunakan kode terakhir di email Anda.",
+        "This code was replaced by a newer one. Use the latest code in your email.",
+    ),
+    "change_token_invalid": ErrorSpec(
+        403,
+        "Change token not valid",
+        "Izin penggantian nomor tidak berlaku atau sudah digunakan. Silakan verifikasi email kembali.",
+        "The change permission is not valid or was already used. Please verify your email again.",
+    ),
+    "whatsapp_number_invalid": ErrorSpec(
+        422,
+        "Invalid WhatsApp number",
+        "{reason}",
+        "{reason_en}",
+    ),
+    "whatsapp_number_taken": ErrorSpec(
+        409,
+        "Number already used",
+        "Nomor WhatsApp ini sudah digunakan oleh akun JSS lain.",
+        "This WhatsApp number is already used by another JSS account.",
+    ),
+    "whatsapp_number_unchanged": ErrorSpec(
+        409,
+        "Same number",
+        "Nomor WhatsApp baru sama dengan nomor yang sekarang.",
+        "The new WhatsApp number is the same as the current one.",
+    ),
+    "invalid_signature": ErrorSpec(
+        401,
+        "Invalid signature",
+        "Tanda tangan webhook tidak valid.",
+        "The webhook signature is not valid.",
+    ),
+    "verification_failed": ErrorSpec(
+        403,
+        "Verification failed",
+        "Verifikasi webhook gagal.",
+        "Webhook verification failed.",
+    ),
+    "internal_error": ErrorSpec(
+        500,
+        "Internal error",
+        "Terjadi gangguan pada layanan. Silakan coba lagi beberapa saat lagi.",
+        "Something went wrong on our side. Please try again in a moment.",
+    ),
+}
+
+
+class ServiceError(Exception):
+    """A business outcome that ends a request with a client-facing error."""
+
+    def __init__(self, code: str, *, retry_after: int | None = None, **fields: Any) -> None:
+        self.spec = CATALOG[code]
+        self.code = code
+        self.retry_after = retry_after
+        self.fields = fields
+        super().__init__(code)
+
+    @property
+    def status(self) -> int:
+        return self.spec.status
+
+    def detail(self, language: str = "id") -> str:
+        template = self.spec.detail_en if language == "en" else self.spec.detail_id
+        return template.format(retry_after=self.retry_after, **self.fields)
+
+    def public_fields(self) -> dict[str, Any]:
+        """Extra members of the problem document (RFC 9457 extensions) the app may read."""
+        extras = {k: v for k, v in self.fields.items() if not k.startswith("reason")}
+        if self.retry_after is not None:
+            extras["retry_after"] = self.retry_after
+        return extras

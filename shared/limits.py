@@ -1,0 +1,100 @@
+"""Sliding-window limits kept in DynamoDB: the exact times of recent hits, updated optimistically.
+
+Used for flow starts, email codes and wrong passwords. Each write is conditional on the version it
+read, so two requests at the same moment can never both take the last slot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from shared.dynamo import ConditionFailed, Dynamo
+
+_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``limit`` hits in ``seconds``. With ``lock_seconds``, reaching the limit blocks only
+    for that long after the last hit (a lockout), not until the window frees a slot."""
+
+    limit: int
+    seconds: int
+    lock_seconds: int | None = None
+
+    def blocked_for(self, hits: list[float], now: float) -> int:
+        """Seconds until one more hit is allowed; 0 when it is allowed now."""
+        recent = sorted(h for h in hits if h > now - self.seconds)
+        if len(recent) < self.limit:
+            return 0
+        if self.lock_seconds is not None:
+            free_at = recent[-1] + self.lock_seconds
+        else:
+            free_at = recent[-self.limit] + self.seconds  # the slot that frees first
+        return max(0, math.ceil(free_at - now))
+
+
+class LimitReached(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class SlidingWindowLimiter:
+    def __init__(self, db: Dynamo, table: str) -> None:
+        self.db = db
+        self.table = table
+
+    def _key(self, name: str) -> dict[str, str]:
+        return {"pk": f"LIMIT#{name}"}
+
+    def recent(self, name: str, window: Window, now: float) -> list[float]:
+        item = self.db.get(self.table, self._key(name)) or {}
+        return [h for h in item.get("hits", []) if h > now - window.seconds]
+
+    def check(self, name: str, window: Window, now: float) -> None:
+        """Raises ``LimitReached`` if one more hit would exceed the window, without recording one."""
+        if wait := window.blocked_for(self.recent(name, window, now), now):
+            raise LimitReached(wait)
+
+    def hit(self, name: str, windows: list[Window], now: float) -> None:
+        """Records one hit if every window has room, else raises ``LimitReached`` for the tightest."""
+        longest = max(w.seconds for w in windows)
+        for _ in range(_ATTEMPTS):
+            item = self.db.get(self.table, self._key(name)) or {}
+            version = int(item.get("version", 0))
+            hits = sorted(h for h in item.get("hits", []) if h > now - longest)
+            if wait := max(window.blocked_for(hits, now) for window in windows):
+                raise LimitReached(wait)
+            try:
+                self._write(name, [*hits, now], version, now + longest)
+                return
+            except ConditionFailed:
+                continue
+        raise RuntimeError(f"limit {name} kept changing under concurrent writes")
+
+    def remove(self, name: str, hit: float) -> None:
+        """Takes back one recorded hit (the action it counted did not happen)."""
+        for _ in range(_ATTEMPTS):
+            item = self.db.get(self.table, self._key(name))
+            if not item or hit not in item.get("hits", []):
+                return
+            hits = list(item["hits"])
+            hits.remove(hit)
+            try:
+                self._write(name, hits, int(item["version"]), int(item.get("ttl", hit)))
+                return
+            except ConditionFailed:
+                continue
+
+    def reset(self, name: str) -> None:
+        self.db.delete(self.table, self._key(name))
+
+    def _write(self, name: str, hits: list[float], version: int, expires: float) -> None:
+        self.db.put(
+            self.table,
+            {**self._key(name), "hits": hits, "version": version + 1, "ttl": math.ceil(expires)},
+            "attribute_not_exists(pk) OR version = :version",
+            version=version,
+        )

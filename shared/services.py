@@ -1,0 +1,51 @@
+"""The domain services, wired once per container on first use.
+
+Imports sit inside the factories so a function loads only what it uses (cold starts).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from shared.config import settings
+from shared.dynamo import Dynamo
+
+if TYPE_CHECKING:
+    from shared.accounts import AccountRegistry
+    from shared.flows import WhatsAppFlows
+    from shared.inbound import WebhookReceiver
+    from shared.notifications import Mailer
+
+
+@cache
+def dynamo() -> Dynamo:
+    return Dynamo()
+
+
+@cache
+def mailer() -> Mailer:
+    from shared.notifications import Mailer
+
+    return Mailer(settings().mail_from)
+
+
+@cache
+def accounts() -> AccountRegistry:
+    from shared.accounts import AccountRegistry
+
+    return AccountRegistry(dynamo(), settings())
+
+
+@cache
+def whatsapp_flows() -> WhatsAppFlows:
+    from shared.flows import WhatsAppFlows
+
+    return WhatsAppFlows(dynamo(), settings(), mailer())
+
+
+@cache
+def webhook_receiver() -> WebhookReceiver:
+    from shared.inbound import WebhookReceiver
+
+    return WebhookReceiver(whatsapp_flows(), settings())

@@ -1,0 +1,1 @@
+"""The HTTP edge: Powertools resolver setup, problem documents and the link pages."""

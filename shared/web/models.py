@@ -1,0 +1,75 @@
+"""Request and response bodies of the public API, as pydantic models (they also feed OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.clock import iso
+from shared.flows import Flow, FlowStatus, StartedFlow
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+FLOW_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class FlowStarted(BaseModel):
+    flow_id: str
+    status: str
+    whatsapp_url: str = Field(description="Opens a chat with the city's WhatsApp Business number, message filled in.")
+    message: str = Field(description="The prepared message; it contains link_url.")
+    link_url: str = Field(description="The blue link the citizen opens after sending the message.")
+    expires_at: str
+
+    @classmethod
+    def of(cls, started: StartedFlow) -> FlowStarted:
+        return cls(
+            flow_id=started.flow_id,
+            status=str(started.status),
+            whatsapp_url=started.whatsapp_url,
+            message=started.message,
+            link_url=started.link_url,
+            expires_at=iso(started.expires_at),
+        )
+
+
+FLOW_STARTED: dict[int, OpenAPIResponse] = {
+    201: {"description": "Flow started", "content": {"application/json": {"model": FlowStarted}}}
+}
+
+
+class FlowState(BaseModel):
+    flow_id: str
+    status: str
+    reason: str | None = None
+    number_masked: str | None = None
+    expires_at: str
+
+    @classmethod
+    def of(cls, flow: Flow, status: FlowStatus) -> FlowState:
+        return cls(
+            flow_id=flow.flow_id,
+            status=str(status),
+            reason=flow.reason if status is FlowStatus.FAILED else None,
+            number_masked=flow.number_masked,
+            expires_at=iso(flow.expires_at),
+        )
+
+
+class ContactCard(BaseModel):
+    phone_number: str | None
+    whatsapp_number: str | None = Field(description="E.164, or null before the migration to WhatsApp.")
+    whatsapp_verified: bool = Field(description="True when WhatsApp itself proved the number.")
+    whatsapp_verified_via: str | None = None
+    email: str | None = Field(description="The registered email, masked.")
+
+
+class PasswordConfirmation(_Strict):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    csrf_token: Annotated[str, StringConstraints(max_length=256)] | None = None
