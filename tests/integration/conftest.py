@@ -1,0 +1,280 @@
+"""The local stack (``python -m devserver``) started once per test session, and HTTP helpers.
+
+Tests talk to it over HTTP only, as a front end and Meta would. Setting up fresh accounts and moving
+time forward (making a flow expire) go straight to DynamoDB Local, as an operator could.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SECRET = "integration-app-secret"
+VERIFY_TOKEN = "integration-verify-token"
+PHONE_NUMBER_ID = "100000000000001"
+HMAC_KEY = "integration-hmac-key"
+
+
+def _free_port() -> int:
+    from devserver.services import free_port
+
+    return free_port()
+
+
+@dataclass
+class Stack:
+    base_url: str
+    dynamodb_endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    port, dynamodb_port = _free_port(), _free_port()
+    environment = {
+        **os.environ,
+        "PORT": str(port),
+        "DYNAMODB_LOCAL_PORT": str(dynamodb_port),
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "TOKEN_HMAC_KEY": HMAC_KEY,
+        "LOG_LEVEL": "WARNING",
+    }
+    log = (ROOT / ".pytest_cache" / "devserver.log").open("wb") if (ROOT / ".pytest_cache").exists() else None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--quiet", "--port", str(port)],
+        cwd=ROOT,
+        env=environment,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the local stack exited with {process.returncode}; see .pytest_cache/devserver.log")
+        try:
+            if requests.get(base_url + "/__dev/accounts", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local stack did not start within 90 s")
+        time.sleep(0.3)
+    _point_this_process_at(f"http://127.0.0.1:{dynamodb_port}")
+    yield Stack(base_url, f"http://127.0.0.1:{dynamodb_port}", process)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    if log:
+        log.close()
+
+
+def _point_this_process_at(dynamodb_endpoint: str) -> None:
+    """Lets tests read and arrange DynamoDB Local with the project's own data classes."""
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+            "AWS_DEFAULT_REGION": "ap-southeast-3",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "ACCOUNTS_TABLE": "AccountsTable",
+            "TOKENS_TABLE": "TokensTable",
+            "AUDIT_TABLE": "AuditTable",
+            "IDEMPOTENCY_TABLE": "IdempotencyTable",
+            "PUBLIC_BASE_URL": "http://unused",
+            "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
+            "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+            "TOKEN_HMAC_KEY": HMAC_KEY,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+
+
+def random_mobile() -> str:
+    """A fresh valid Indonesian mobile number in E.164 (Telkomsel's 0812 range)."""
+    while True:
+        candidate = "+62812" + "".join(random.choices("0123456789", k=7))
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+
+
+@dataclass
+class Citizen:
+    """A JSS account created for one test, with a local JWT."""
+
+    account_id: str
+    password: str
+    email: str | None
+    phone_number: str | None
+    whatsapp_number: str | None
+    token: str
+
+
+class Api:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def call(self, method: str, path: str, citizen: Citizen | None = None, **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if citizen is not None:
+            headers["Authorization"] = f"Bearer {citizen.token}"
+        return requests.request(method, self.stack.url(path), headers=headers, timeout=30, **kwargs)
+
+    def token(self, account_id: str) -> str:
+        response = requests.post(self.stack.url("/__dev/token"), json={"sub": account_id}, timeout=10)
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    def citizen(
+        self,
+        *,
+        whatsapp: bool = False,
+        email: bool = True,
+        password: str = "Rahasia-Jogja-2020",
+        hash_kind: str = "bcrypt-2y",
+    ) -> Citizen:
+        from devserver.seed import password_hash
+        from shared.accounts import Account, AccountRegistry
+        from shared.config import Settings
+        from shared.dynamo import Dynamo
+
+        account_id = f"it-{uuid.uuid4().hex[:12]}"
+        phone = random_mobile()
+        account = Account(
+            account_id=account_id,
+            email=f"{account_id}@example.com" if email else None,
+            phone_number=phone,
+            whatsapp_number=phone if whatsapp else None,
+            whatsapp_verified_via="whatsapp" if whatsapp else None,
+            password_hash=password_hash(password, hash_kind),
+        )
+        AccountRegistry(Dynamo(), Settings.from_environment()).save(account)
+        return Citizen(account_id, password, account.email, phone, account.whatsapp_number, self.token(account_id))
+
+    def account(self, account_id: str) -> Any:
+        from shared.accounts import AccountRegistry
+        from shared.config import Settings
+        from shared.dynamo import Dynamo
+
+        return AccountRegistry(Dynamo(), Settings.from_environment()).get(account_id)
+
+    def contact(self, citizen: Citizen) -> dict[str, Any]:
+        response = self.call("GET", "/v1/contact", citizen)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def expire_flow(self, flow_id: str) -> None:
+        """Moves a flow's expiry into the past, as if its ten minutes had run out."""
+        from shared.dynamo import Dynamo
+
+        Dynamo().update(
+            "TokensTable", {"pk": f"FLOW#{flow_id}"}, "SET expires_at = :past", past=int(time.time()) - 1
+        )
+
+    def mailbox(self) -> list[dict[str, Any]]:
+        return list(requests.get(self.stack.url("/__dev/mailbox"), timeout=10).json())
+
+
+@pytest.fixture
+def api(stack: Stack) -> Api:
+    return Api(stack)
+
+
+class WhatsApp:
+    """Plays Meta's WhatsApp Cloud API: builds deliveries in Meta's format and signs them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    @staticmethod
+    def text_message(
+        body: str,
+        sender: str | None,
+        *,
+        message_id: str | None = None,
+        forwarded: bool = False,
+        sent_at: int | None = None,
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "id": message_id or f"wamid.{uuid.uuid4().hex}",
+            "timestamp": str(sent_at or int(time.time())),
+            "type": "text",
+            "text": {"body": body},
+        }
+        if sender is not None:
+            message["from"] = sender.lstrip("+")
+        else:
+            message["from_user_id"] = "ID.1502576394655843"
+        if forwarded:
+            message["context"] = {"forwarded": True}
+        return message
+
+    @staticmethod
+    def delivery(*values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"id": "102290129340398", "changes": [{"field": "messages", "value": value}]} for value in values
+            ],
+        }
+
+    @staticmethod
+    def value(messages: list[dict[str, Any]], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+        contacts = [
+            {"profile": {"name": "Warga Jogja"}, "wa_id": m["from"]} for m in messages if "from" in m
+        ]
+        return {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100000000", "phone_number_id": phone_number_id},
+            "contacts": contacts,
+            "messages": messages,
+        }
+
+    @staticmethod
+    def sign(body: bytes, secret: str = APP_SECRET) -> str:
+        return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def post(self, payload: dict[str, Any] | bytes, signature: str | None = "auto") -> requests.Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "auto":
+            signature = self.sign(body)
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        return requests.post(self.stack.url("/whatsapp/webhook"), data=body, headers=headers, timeout=30)
+
+    def send(self, body: str, sender: str | None, **options: Any) -> requests.Response:
+        response = self.post(self.delivery(self.value([self.text_message(body, sender, **options)])))
+        assert response.status_code == 200, response.text
+        return response
+
+
+@pytest.fixture
+def whatsapp(stack: Stack) -> WhatsApp:
+    return WhatsApp(stack)
