@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.dynamo import Dynamo, Transaction
+from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.phone import mask_number
 
@@ -72,6 +73,13 @@ class AccountRegistry:
     def get(self, account_id: str) -> Account | None:
         item = self.db.get(self.settings.accounts_table, account_key(account_id))
         return Account.from_item(item) if item else None
+
+    def require(self, account_id: str) -> Account:
+        """The account behind a checked token; a token for an account we do not hold is a 404."""
+        account = self.get(account_id)
+        if account is None:
+            raise ServiceError("account_not_found")
+        return account
 
     def save(self, account: Account) -> None:
         """Writes a whole account record (seeding and administration, never the journeys)."""

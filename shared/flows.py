@@ -22,14 +22,14 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from shared.accounts import Account, AccountRegistry, ChangeMethod
+from shared.accounts import AccountRegistry, ChangeMethod
 from shared.clock import iso
 from shared.config import Settings
 from shared.dynamo import ConditionFailed, Dynamo
 from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
-from shared.notifications import Mailer, MailNotSent, number_changed_email
+from shared.notifications import Mailer, notify_number_changed
 from shared.observability import logger, metrics
 from shared.passwords import verify_password
 from shared.phone import mask_email, mask_number
@@ -201,7 +201,7 @@ class WhatsAppFlows:
     # ----------------------------------------------------------------- starting a flow
 
     def start(self, account_id: str, kind: FlowKind) -> StartedFlow:
-        account = self._account(account_id)
+        account = self.accounts.require(account_id)
         if kind is FlowKind.MIGRATION and account.whatsapp_number:
             raise ServiceError("whatsapp_already_linked")
         if kind is FlowKind.NUMBER_CHANGE and not account.whatsapp_number:
@@ -307,7 +307,7 @@ class WhatsAppFlows:
         flow = self._visible_flow(token, kind)
         now = self.clock()
         status = flow.status_at(now)
-        account = self._account(flow.account_id)
+        account = self.accounts.require(flow.account_id)
         view = LinkView(
             kind=kind,
             status=status,
@@ -375,7 +375,7 @@ class WhatsAppFlows:
 
     def _complete_migration(self, flow: Flow, sender: str) -> dict[str, str]:
         for _ in range(3):
-            account = self._account(flow.account_id)
+            account = self.accounts.require(flow.account_id)
             if account.whatsapp_number:
                 return self._fail(flow, FailureReason.ALREADY_LINKED)
             if self.accounts.owner_of(sender) not in (None, account.account_id):
@@ -395,12 +395,12 @@ class WhatsAppFlows:
                     return self._fail(flow, FailureReason.NUMBER_TAKEN, sender)
                 continue  # the account changed meanwhile: read it again
             metrics.add_metric(name="MigrationCompleted", unit="Count", value=1)
-            self._notify(account, MIGRATION_SUCCESS, sender, now)
+            notify_number_changed(self.mailer, account.email, MIGRATION_SUCCESS, sender, now)
             return {"outcome": "completed", "flow_id": flow.flow_id}
         raise RuntimeError("account kept changing during migration")
 
     def _propose_change(self, flow: Flow, sender: str) -> dict[str, str]:
-        account = self._account(flow.account_id)
+        account = self.accounts.require(flow.account_id)
         if sender == account.whatsapp_number:
             return self._fail(flow, FailureReason.SAME_NUMBER, sender)
         if self.accounts.owner_of(sender) not in (None, account.account_id):
@@ -448,7 +448,7 @@ class WhatsAppFlows:
         if status is not FlowStatus.AWAITING_PASSWORD:
             return self.view_link(token, FlowKind.NUMBER_CHANGE)  # done or failed: show it, change nothing
 
-        account = self._account(flow.account_id)
+        account = self.accounts.require(flow.account_id)
         self._count_account_password_try(account.account_id)
         attempts = self._count_flow_password_try(flow)
         if attempts is None:
@@ -467,7 +467,7 @@ class WhatsAppFlows:
 
     def _complete_change(self, token: str, flow: Flow) -> LinkView:
         for _ in range(3):
-            account = self._account(flow.account_id)
+            account = self.accounts.require(flow.account_id)
             if account.proposed_for_flow != flow.flow_id or not account.proposed_number:
                 return self._view_after_race(token)
             new_number = account.proposed_number
@@ -485,7 +485,7 @@ class WhatsAppFlows:
                     return self.view_link(token, FlowKind.NUMBER_CHANGE)
                 continue
             metrics.add_metric(name="NumberChangeCompleted", unit="Count", value=1)
-            self._notify(account, CHANGE_SUCCESS, new_number, now)
+            notify_number_changed(self.mailer, account.email, CHANGE_SUCCESS, new_number, now)
             return self.view_link(token, FlowKind.NUMBER_CHANGE)
         raise RuntimeError("account kept changing during number change")
 
@@ -541,12 +541,6 @@ class WhatsAppFlows:
 
     # ----------------------------------------------------------------- shared steps
 
-    def _account(self, account_id: str) -> Account:
-        account = self.accounts.get(account_id)
-        if account is None:
-            raise ServiceError("account_not_found")
-        return account
-
     def _flow(self, flow_id: str) -> Flow | None:
         item = self.db.get(self.settings.tokens_table, flow_key(flow_id))
         return Flow.from_item(item) if item else None
@@ -600,16 +594,6 @@ class WhatsAppFlows:
             self.db.update(
                 self.settings.tokens_table, flow_key(flow.flow_id), assignments, "#status = :expected", **values
             )
-
-    def _notify(self, account: Account, headline: str, number: str, at: int) -> None:
-        """The change is already committed: a mail failure is logged and counted, never undone."""
-        if not account.email:
-            return
-        try:
-            self.mailer.send(account.email, number_changed_email(headline, mask_number(number), at))
-        except MailNotSent as error:
-            metrics.add_metric(name="NotificationNotSent", unit="Count", value=1)
-            logger.warning("change notification not sent", extra={"error": str(error)})
 
 
 def _mask_id(account_id: str) -> str:

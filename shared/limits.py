@@ -36,9 +36,10 @@ class Window:
 
 
 class LimitReached(Exception):
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, window: Window) -> None:
         super().__init__(f"retry after {retry_after}s")
         self.retry_after = retry_after
+        self.window = window
 
 
 class SlidingWindowLimiter:
@@ -56,7 +57,7 @@ class SlidingWindowLimiter:
     def check(self, name: str, window: Window, now: float) -> None:
         """Raises ``LimitReached`` if one more hit would exceed the window, without recording one."""
         if wait := window.blocked_for(self.recent(name, window, now), now):
-            raise LimitReached(wait)
+            raise LimitReached(wait, window)
 
     def hit(self, name: str, windows: list[Window], now: float) -> None:
         """Records one hit if every window has room, else raises ``LimitReached`` for the tightest."""
@@ -65,8 +66,9 @@ class SlidingWindowLimiter:
             item = self.db.get(self.table, self._key(name)) or {}
             version = int(item.get("version", 0))
             hits = sorted(h for h in item.get("hits", []) if h > now - longest)
-            if wait := max(window.blocked_for(hits, now) for window in windows):
-                raise LimitReached(wait)
+            wait, blocking = max(((w.blocked_for(hits, now), w) for w in windows), key=lambda pair: pair[0])
+            if wait:
+                raise LimitReached(wait, blocking)
             try:
                 self._write(name, [*hits, now], version, now + longest)
                 return

@@ -11,6 +11,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.observability import logger, metrics
+from shared.phone import mask_number
+
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
 
@@ -91,6 +94,18 @@ def number_changed_email(headline: str, masked_number: str, at: int) -> Email:
             _SIGNATURE,
         ],
     )
+
+
+def notify_number_changed(mailer: Mailer, email: str | None, headline: str, number: str, at: int) -> None:
+    """Tells the owner after a change is committed. A mail failure is logged and counted, never
+    undone: the number did change."""
+    if not email:
+        return
+    try:
+        mailer.send(email, number_changed_email(headline, mask_number(number), at))
+    except MailNotSent as error:
+        metrics.add_metric(name="NotificationNotSent", unit="Count", value=1)
+        logger.warning("change notification not sent", extra={"error": str(error)})
 
 
 def verification_code_email(code: str, valid_minutes: int) -> Email:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult
 
 from shared.errors import ServiceError
 
 DEFAULT_REGION = "ID"
+_SEPARATORS = re.compile(r"[\s\-.()/]")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
@@ -22,8 +25,9 @@ def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
     """
     text = typed.strip()
     # "62812..." without a plus is how people copy WhatsApp ids; phonenumbers would read it as national.
-    if text[:2] == "62" and text.replace(" ", "").isdigit():
-        text = "+" + text
+    digits = _SEPARATORS.sub("", text)
+    if digits.startswith("62") and digits.isdigit():
+        text = "+" + digits
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -31,7 +35,15 @@ def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
             "Nomor WhatsApp tidak dapat dibaca. Contoh penulisan yang benar: 0812-3456-7890.",
             "The WhatsApp number could not be read. Example of a correct number: 0812-3456-7890.",
         ) from None
-    length = phonenumbers.is_possible_number_with_reason(number)
+    if phonenumbers.is_valid_number(number):
+        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+            raise _invalid(
+                "Nomor ini bukan nomor seluler. WhatsApp membutuhkan nomor HP, bukan nomor telepon rumah atau kantor.",
+                "This is not a mobile number. WhatsApp needs a mobile number, not a landline.",
+            )
+        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    # Say what is wrong by comparing with the lengths mobile numbers of that country have.
+    length = phonenumbers.is_possible_number_for_type_with_reason(number, PhoneNumberType.MOBILE)
     if length == ValidationResult.TOO_SHORT:
         raise _invalid(
             "Nomor WhatsApp terlalu pendek. Nomor HP Indonesia memiliki 10 sampai 13 digit, contoh 0812-3456-7890.",
@@ -42,17 +54,10 @@ def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
             "Nomor WhatsApp terlalu panjang. Periksa kembali nomor yang Anda ketik.",
             "The WhatsApp number is too long. Please check the number you typed.",
         )
-    if not phonenumbers.is_valid_number(number):
-        raise _invalid(
-            "Nomor WhatsApp tidak valid. Periksa kembali jumlah digit dan kode awalnya.",
-            "The WhatsApp number is not valid. Check the number of digits and the prefix.",
-        )
-    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise _invalid(
-            "Nomor ini bukan nomor seluler. WhatsApp membutuhkan nomor HP, bukan nomor telepon rumah atau kantor.",
-            "This is not a mobile number. WhatsApp needs a mobile number, not a landline.",
-        )
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    raise _invalid(
+        "Nomor WhatsApp tidak valid. Periksa kembali jumlah digit dan kode awalnya.",
+        "The WhatsApp number is not valid. Check the number of digits and the prefix.",
+    )
 
 
 def from_whatsapp_id(wa_id: str) -> str | None:

@@ -13,6 +13,7 @@ from shared.dynamo import Dynamo
 
 if TYPE_CHECKING:
     from shared.accounts import AccountRegistry
+    from shared.email_change import EmailNumberChange
     from shared.flows import WhatsAppFlows
     from shared.inbound import WebhookReceiver
     from shared.notifications import Mailer
@@ -49,3 +50,10 @@ def webhook_receiver() -> WebhookReceiver:
     from shared.inbound import WebhookReceiver
 
     return WebhookReceiver(whatsapp_flows(), settings())
+
+
+@cache
+def email_number_change() -> EmailNumberChange:
+    from shared.email_change import EmailNumberChange
+
+    return EmailNumberChange(dynamo(), settings(), mailer())

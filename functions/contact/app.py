@@ -1,6 +1,5 @@
 """The account's contact data as the JSS profile shows it (step 6 of the migration guide)."""
 
-from shared.errors import ServiceError
 from shared.phone import mask_email
 from shared.services import accounts
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
@@ -11,9 +10,7 @@ app = create_app()
 
 @app.get("/v1/contact", summary="Phone number, WhatsApp number and masked email of the account")
 def contact() -> ContactCard:
-    account = accounts().get(caller_account_id(app))
-    if account is None:
-        raise ServiceError("account_not_found")
+    account = accounts().require(caller_account_id(app))
     return ContactCard(
         phone_number=account.phone_number,
         whatsapp_number=account.whatsapp_number,

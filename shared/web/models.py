@@ -73,3 +73,37 @@ class ContactCard(BaseModel):
 class PasswordConfirmation(_Strict):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     csrf_token: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class CodeSentAnswer(BaseModel):
+    verification_id: str
+    sent_to: str = Field(description="The registered email, masked, e.g. b***i@example.com.")
+    expires_at: str
+    resend_after: str = Field(description="No new code can be requested before this time.")
+
+
+class CodeEntry(_Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(description="The 6 digits from the email.")
+
+
+class ChangePermitAnswer(BaseModel):
+    change_token: str
+    expires_at: str
+
+
+class NewWhatsAppNumber(_Strict):
+    change_token: Annotated[str, StringConstraints(min_length=16, max_length=128)]
+    whatsapp_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="As people type it: 0812-3456-7890, +62 812 3456 7890, 62812..."
+    )
+
+
+class NumberUpdatedAnswer(BaseModel):
+    whatsapp_number: str = Field(description="E.164")
+    whatsapp_number_display: str
+    message: str
+
+
+CODE_SENT: dict[int, OpenAPIResponse] = {
+    202: {"description": "Code sent", "content": {"application/json": {"model": CodeSentAnswer}}}
+}

@@ -42,6 +42,7 @@ def _free_port() -> int:
 class Stack:
     base_url: str
     dynamodb_endpoint: str
+    ses_endpoint: str
     process: subprocess.Popen[bytes]
 
     def url(self, path: str) -> str:
@@ -50,11 +51,12 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    port, dynamodb_port = _free_port(), _free_port()
+    port, dynamodb_port, moto_port = _free_port(), _free_port(), _free_port()
     environment = {
         **os.environ,
         "PORT": str(port),
         "DYNAMODB_LOCAL_PORT": str(dynamodb_port),
+        "MOTO_PORT": str(moto_port),
         "WHATSAPP_APP_SECRET": APP_SECRET,
         "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
@@ -84,7 +86,7 @@ def stack() -> Iterator[Stack]:
             pytest.fail("the local stack did not start within 90 s")
         time.sleep(0.3)
     _point_this_process_at(f"http://127.0.0.1:{dynamodb_port}")
-    yield Stack(base_url, f"http://127.0.0.1:{dynamodb_port}", process)
+    yield Stack(base_url, f"http://127.0.0.1:{dynamodb_port}", f"http://127.0.0.1:{moto_port}", process)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(20)
@@ -193,9 +195,7 @@ class Api:
         """Moves a flow's expiry into the past, as if its ten minutes had run out."""
         from shared.dynamo import Dynamo
 
-        Dynamo().update(
-            "TokensTable", {"pk": f"FLOW#{flow_id}"}, "SET expires_at = :past", past=int(time.time()) - 1
-        )
+        Dynamo().update("TokensTable", {"pk": f"FLOW#{flow_id}"}, "SET expires_at = :past", past=int(time.time()) - 1)
 
     def mailbox(self) -> list[dict[str, Any]]:
         return list(requests.get(self.stack.url("/__dev/mailbox"), timeout=10).json())
@@ -246,9 +246,7 @@ class WhatsApp:
 
     @staticmethod
     def value(messages: list[dict[str, Any]], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
-        contacts = [
-            {"profile": {"name": "Warga Jogja"}, "wa_id": m["from"]} for m in messages if "from" in m
-        ]
+        contacts = [{"profile": {"name": "Warga Jogja"}, "wa_id": m["from"]} for m in messages if "from" in m]
         return {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "6281100000000", "phone_number_id": phone_number_id},

@@ -112,8 +112,13 @@ def test_a_status_update_and_other_message_types_are_acknowledged_and_ignored(ap
     status_value["statuses"] = [
         {"id": "wamid.x", "status": "delivered", "timestamp": "1700000000", "recipient_id": "6281234567890"}
     ]
-    image = {"from": "6281234567891", "id": "wamid.img", "timestamp": "1700000000", "type": "image",
-             "image": {"id": "1", "mime_type": "image/jpeg", "caption": started["message"]}}
+    image = {
+        "from": "6281234567891",
+        "id": "wamid.img",
+        "timestamp": "1700000000",
+        "type": "image",
+        "image": {"id": "1", "mime_type": "image/jpeg", "caption": started["message"]},
+    }
     response = whatsapp.post(whatsapp.delivery(status_value, whatsapp.value([image])))
     assert response.status_code == 200
     assert flow_status(api, citizen, started["flow_id"])["status"] == "pending"
@@ -145,9 +150,7 @@ def test_a_duplicate_delivery_has_one_effect(api: Api, whatsapp: WhatsApp) -> No
     assert len([m for m in api.mailbox() if citizen.email in m["to"]]) == 1
 
 
-def test_two_deliveries_of_the_same_message_at_the_same_moment_have_one_effect(
-    api: Api, whatsapp: WhatsApp
-) -> None:
+def test_two_deliveries_of_the_same_message_at_the_same_moment_have_one_effect(api: Api, whatsapp: WhatsApp) -> None:
     citizen = api.citizen()
     started = start(api, citizen)
     delivery = json.dumps(
@@ -287,7 +290,9 @@ def test_a_bad_signature_is_refused_and_nothing_is_processed(api: Api, whatsapp:
 def test_a_signed_delivery_that_makes_no_sense_is_still_acknowledged(whatsapp: WhatsApp) -> None:
     assert whatsapp.post(b"not json at all").status_code == 200
     assert whatsapp.post({"object": "whatsapp_business_account", "entry": "oops"}).status_code == 200
-    unknown = whatsapp.post(whatsapp.delivery(whatsapp.value([whatsapp.text_message("halo " + "B" * 32, "6281234567890")])))
+    unknown = whatsapp.post(
+        whatsapp.delivery(whatsapp.value([whatsapp.text_message("halo " + "B" * 32, "6281234567890")]))
+    )
     assert unknown.status_code == 200
     assert unknown.json()["outcomes"] == ["no_token"]
 
@@ -296,13 +301,15 @@ def test_the_subscription_handshake(api: Api) -> None:
     from tests.integration.conftest import VERIFY_TOKEN
 
     ok = api.call(
-        "GET", "/whatsapp/webhook",
+        "GET",
+        "/whatsapp/webhook",
         params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
     )
     assert (ok.status_code, ok.text) == (200, "1158201444")
     assert ok.headers["Content-Type"].startswith("text/plain")
     wrong = api.call(
-        "GET", "/whatsapp/webhook",
+        "GET",
+        "/whatsapp/webhook",
         params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1158201444"},
     )
     assert wrong.status_code == 403
@@ -314,12 +321,12 @@ def test_a_base64_encoded_body_is_checked_on_its_decoded_bytes(api: Api, stack: 
 
     citizen = api.citizen()
     started = start(api, citizen)
-    body = json.dumps(
-        Meta.delivery(Meta.value([Meta.text_message(started["message"], random_mobile())]))
-    ).encode()
+    body = json.dumps(Meta.delivery(Meta.value([Meta.text_message(started["message"], random_mobile())]))).encode()
     # An octet-stream body is passed to the function base64-encoded, as API Gateway does.
     response = api.call(
-        "POST", "/whatsapp/webhook", data=body,
+        "POST",
+        "/whatsapp/webhook",
+        data=body,
         headers={"Content-Type": "application/octet-stream", "X-Hub-Signature-256": Meta.sign(body)},
     )
     assert response.status_code == 200, response.text
