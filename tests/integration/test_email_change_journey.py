@@ -41,9 +41,7 @@ def wrong(code: str) -> str:
 
 
 def change(api: Api, citizen: Citizen, token: str, number: str) -> Any:
-    return api.call(
-        "PUT", "/v1/whatsapp-number", citizen, json={"change_token": token, "whatsapp_number": number}
-    )
+    return api.call("PUT", "/v1/whatsapp-number", citizen, json={"change_token": token, "whatsapp_number": number})
 
 
 def forget_resend_limit(citizen: Citizen) -> None:

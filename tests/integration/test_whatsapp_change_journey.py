@@ -1,0 +1,274 @@
+"""Journey B1 over HTTP on the local stack: message, blue link, password, **Ubah**."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.integration.conftest import Api, Citizen, WhatsApp, random_mobile
+
+CHANGED = "Pergantian No. WhatsApp Berhasil"
+JSON = {"Accept": "application/json"}
+
+
+def start(api: Api, citizen: Citizen) -> dict[str, str]:
+    response = api.call("POST", "/v1/number-changes", citizen)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def status(api: Api, citizen: Citizen, flow_id: str) -> dict[str, Any]:
+    response = api.call("GET", f"/v1/number-changes/{flow_id}", citizen)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def csrf_from(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has no password form"
+    return found.group(1)
+
+
+def submit(api: Api, path: str, password: str, csrf: str | None) -> Any:
+    form = {"password": password}
+    if csrf is not None:
+        form["csrf_token"] = csrf
+    return api.call("POST", path, data=form)
+
+
+def ready_for_password(
+    api: Api, whatsapp: WhatsApp, citizen: Citizen, new_number: str | None = None
+) -> tuple[str, str]:
+    """Starts a change and sends the message; returns the link path and the new number."""
+    started = start(api, citizen)
+    number = new_number or random_mobile()
+    whatsapp.send(started["message"], number)
+    return urlsplit(started["link_url"]).path, number
+
+
+@pytest.mark.parametrize("hash_kind", ["bcrypt-2y", "argon2id"])
+def test_the_whole_journey(api: Api, whatsapp: WhatsApp, hash_kind: str) -> None:
+    citizen = api.citizen(whatsapp=True, hash_kind=hash_kind)
+    old_number = citizen.whatsapp_number
+    started = start(api, citizen)
+    assert urlsplit(started["link_url"]).path.startswith("/c/")
+    assert "mengganti Nomor WhatsApp" in started["message"]
+    path = urlsplit(started["link_url"]).path
+
+    waiting = api.call("GET", path)
+    assert "Menunggu pesan WhatsApp" in waiting.text
+    assert 'http-equiv="refresh"' in waiting.text
+
+    new_number = random_mobile()
+    whatsapp.send(started["message"], new_number)
+    assert status(api, citizen, started["flow_id"])["status"] == "awaiting_password"
+    assert api.contact(citizen)["whatsapp_number"] == old_number  # nothing changes before the password
+
+    form_page = api.call("GET", path)
+    assert form_page.status_code == 200
+    assert '<label for="password">' in form_page.text
+    assert ">Ubah</button>" in form_page.text
+    assert new_number[-3:] in form_page.text
+    assert new_number not in form_page.text
+    assert "frame-ancestors 'none'" in form_page.headers["Content-Security-Policy"]
+
+    done = submit(api, path, citizen.password, csrf_from(form_page.text))
+    assert done.status_code == 200
+    assert f"<h1>{CHANGED}</h1>" in done.text
+    assert citizen.password not in done.text
+
+    contact = api.contact(citizen)
+    assert contact["whatsapp_number"] == new_number
+    assert contact["whatsapp_verified"] is True
+    assert status(api, citizen, started["flow_id"])["status"] == "completed"
+    notices = [m for m in api.mailbox() if citizen.email in m["to"] and CHANGED in m["subject"]]
+    assert len(notices) == 1
+    # The old number is released and can be claimed by someone else.
+    from tests.integration.test_email_change_journey import api_owner
+
+    assert api_owner(old_number) is None  # type: ignore[arg-type]
+    assert api_owner(new_number) == citizen.account_id
+
+
+def test_json_clients_confirm_with_json(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _number = ready_for_password(api, whatsapp, citizen)
+    view = api.call("GET", path, headers=JSON).json()
+    assert view["status"] == "awaiting_password"
+    answer = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": view["csrf_token"]})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["message"]) == ("completed", CHANGED)
+
+
+def test_a_wrong_password_says_how_many_tries_are_left_and_five_lock_the_flow(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+    page = api.call("GET", path).text
+    for tries_left in (4, 3, 2, 1):
+        answer = submit(api, path, "salah-" + str(tries_left), csrf_from(page))
+        assert answer.status_code == 403
+        assert f"Sisa percobaan: {tries_left}" in answer.text
+        assert "salah-" not in answer.text  # never echoed
+        page = answer.text
+    locked = submit(api, path, "salah-lagi", csrf_from(page))
+    assert locked.status_code == 423
+    assert "dikunci" in locked.text
+    right_too_late = api.call(
+        "POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": csrf_from(page)}
+    )
+    assert right_too_late.status_code == 423
+    assert right_too_late.json()["code"] == "flow_locked"
+    assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
+
+
+def test_ten_wrong_passwords_across_flows_lock_the_account_for_a_while(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    wrong = 0
+    while wrong < 10:
+        path, _ = ready_for_password(api, whatsapp, citizen)
+        csrf = api.call("GET", path, headers=JSON).json()["csrf_token"]
+        for _ in range(min(4, 10 - wrong)):
+            answer = api.call("POST", path, headers=JSON, json={"password": "bukan-ini", "csrf_token": csrf})
+            assert answer.json()["code"] == "wrong_password"
+            wrong += 1
+        _reset_start_limit(citizen)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+    csrf = api.call("GET", path, headers=JSON).json()["csrf_token"]
+    locked = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": csrf})
+    assert locked.status_code == 429
+    problem = locked.json()
+    assert problem["code"] == "password_locked"
+    assert problem["locked_until"] in problem["detail"]
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
+
+
+def _reset_start_limit(citizen: Citizen) -> None:
+    from shared.dynamo import Dynamo
+
+    Dynamo().delete("TokensTable", {"pk": f"LIMIT#start#number_change#{citizen.account_id}"})
+
+
+def test_an_expired_flow_cannot_be_confirmed(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    started = start(api, citizen)
+    whatsapp.send(started["message"], random_mobile())
+    path = urlsplit(started["link_url"]).path
+    csrf = csrf_from(api.call("GET", path).text)
+    api.expire_flow(started["flow_id"])
+    answer = submit(api, path, citizen.password, csrf)
+    assert answer.status_code == 404
+    assert "Tautan tidak berlaku" in answer.text
+    assert status(api, citizen, started["flow_id"])["status"] == "expired"
+    assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
+
+
+def test_a_message_from_the_current_number_fails_the_flow(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    started = start(api, citizen)
+    whatsapp.send(started["message"], citizen.whatsapp_number)
+    state = status(api, citizen, started["flow_id"])
+    assert (state["status"], state["reason"]) == ("failed", "same_number")
+    page = api.call("GET", urlsplit(started["link_url"]).path)
+    assert "nomor WhatsApp yang baru" in page.text
+
+
+def test_a_number_held_by_another_account_fails_the_flow(api: Api, whatsapp: WhatsApp) -> None:
+    holder, citizen = api.citizen(whatsapp=True), api.citizen(whatsapp=True)
+    started = start(api, citizen)
+    whatsapp.send(started["message"], holder.whatsapp_number)
+    state = status(api, citizen, started["flow_id"])
+    assert (state["status"], state["reason"]) == ("failed", "number_taken")
+
+
+def test_two_submissions_at_the_same_moment_change_the_number_once(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, number = ready_for_password(api, whatsapp, citizen)
+    csrf = api.call("GET", path, headers=JSON).json()["csrf_token"]
+    barrier = threading.Barrier(3)
+    answers: list[tuple[int, str]] = []
+
+    def confirm() -> None:
+        barrier.wait()
+        answer = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": csrf})
+        answers.append((answer.status_code, answer.json().get("status", "")))
+
+    threads = [threading.Thread(target=confirm) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [(200, "completed")] * 3  # the others see the done state
+    from tests.integration.test_migration_journey import _audit_records
+
+    assert len(_audit_records(citizen.account_id)) == 1
+    assert len([m for m in api.mailbox() if citizen.email in m["to"] and CHANGED in m["subject"]]) == 1
+    assert api.contact(citizen)["whatsapp_number"] == number
+
+
+def test_a_post_without_the_anti_forgery_value_is_refused(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+    for csrf in (None, "", "123.abc", "9999999999." + "0" * 64):
+        answer = submit(api, path, citizen.password, csrf)
+        assert answer.status_code == 403
+        assert "Formulir tidak valid" in answer.text
+    other_path, _ = ready_for_password(api, whatsapp, api.citizen(whatsapp=True))
+    borrowed = csrf_from(api.call("GET", other_path).text)  # valid, but for another link
+    assert submit(api, path, citizen.password, borrowed).status_code == 403
+    assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
+
+
+def test_a_password_before_the_message_arrived_is_refused(api: Api) -> None:
+    citizen = api.citizen(whatsapp=True)
+    started = start(api, citizen)
+    path = urlsplit(started["link_url"]).path
+    # No form was ever shown, so there is no anti-forgery value that could be valid.
+    answer = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": "1.x"})
+    assert (answer.status_code, answer.json()["code"]) == (403, "forgery_check_failed")
+    assert status_of_link(api, path) == "pending"
+
+
+def test_an_account_without_whatsapp_is_offered_the_migration(api: Api) -> None:
+    answer = api.call("POST", "/v1/number-changes", api.citizen())
+    assert (answer.status_code, answer.json()["code"]) == (409, "migration_required")
+
+
+def test_another_accounts_change_does_not_exist_for_you(api: Api) -> None:
+    owner, other = api.citizen(whatsapp=True), api.citizen(whatsapp=True)
+    started = start(api, owner)
+    answer = api.call("GET", f"/v1/number-changes/{started['flow_id']}", other)
+    assert (answer.status_code, answer.json()["code"]) == (404, "flow_not_found")
+
+
+def test_a_migration_link_is_not_a_change_link(api: Api) -> None:
+    citizen = api.citizen()
+    migration = api.call("POST", "/v1/migrations", citizen).json()
+    token = urlsplit(migration["link_url"]).path.rsplit("/", 1)[1]
+    assert api.call("GET", f"/c/{token}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b"{not json"),
+        ("application/json", b'{"password": ""}'),
+        ("application/json", b'{"password": "x", "extra": 1}'),
+        ("application/x-www-form-urlencoded", b"pass=x"),
+    ],
+)
+def test_a_malformed_confirmation_is_a_clear_4xx(api: Api, whatsapp: WhatsApp, content_type: str, body: bytes) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+    answer = api.call("POST", path, data=body, headers={"Content-Type": content_type, **JSON})
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid_request"
+    assert status_of_link(api, path) == "awaiting_password"
+
+
+def status_of_link(api: Api, path: str) -> str:
+    return str(api.call("GET", path, headers=JSON).json()["status"])
