@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check unit integration clean
+.PHONY: install run test lint typecheck template-check compat unit integration clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -31,7 +31,7 @@ $(STAMPS)/node: package.json package-lock.json
 run: install
 	$(PY) -m devserver
 
-test: install lint typecheck template-check unit integration
+test: install lint typecheck template-check compat unit integration
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -44,6 +44,19 @@ template-check:
 	AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
 
+# The handlers must import on Python 3.11 too: a runtime-only environment proves it.
+PYTHON311_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11.*/bin/python3.11 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.11); do \
+	$$p -c 'import sys' 2>/dev/null && echo $$p && break; done)
+
+$(STAMPS)/python311: shared/requirements.txt
+	@test -n "$(PYTHON311_BIN)" || { echo "Python 3.11 not found (PATH or pyenv)"; exit 1; }
+	test -x .venv-py311/bin/python || $(PYTHON311_BIN) -m venv .venv-py311
+	.venv-py311/bin/python -m pip install --quiet -r shared/requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+compat: $(STAMPS)/python311
+	.venv-py311/bin/python scripts/import_handlers.py
+
 unit:
 	$(PY) -m pytest tests/unit
 
@@ -51,4 +64,4 @@ integration:
 	$(PY) -m pytest tests/integration
 
 clean:
-	rm -rf $(VENV) node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .venv-py311 node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam
