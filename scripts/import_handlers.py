@@ -36,7 +36,8 @@ def main() -> int:
         spec.loader.exec_module(module)
         if not callable(getattr(module, "lambda_handler", None)):
             raise AttributeError(f"{app} has no lambda_handler")
-        print(f"{sys.version.split()[0]} {app.parent.name}: imported in {1000 * (time.perf_counter() - started):.0f} ms")
+        elapsed_ms = 1000 * (time.perf_counter() - started)
+        print(f"Python {sys.version.split()[0]}: {app.parent.name} imported in {elapsed_ms:.0f} ms")
     return 0
 
 
