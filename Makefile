@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check compat unit integration clean
+.PHONY: install run test lint typecheck template-check compat unit integration openapi clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -58,9 +58,15 @@ compat: $(STAMPS)/python311
 	.venv-py311/bin/python scripts/import_handlers.py
 
 unit:
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests --ignore=tests/integration
+
+# Writes the merged OpenAPI document of all functions (a test fails when it is stale).
+openapi: install
+	$(PY) -m devserver.openapi > docs/openapi.json
 
 integration:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		echo "NOTE: Chromium not found: the browser tests will be skipped (apt-get install chromium)."
 	$(PY) -m pytest tests/integration
 
 clean:

@@ -5,9 +5,12 @@ handler, and turn its answer back into an HTTP response."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import json
+import multiprocessing
 import queue
+import signal
 import sys
 import threading
 import time
@@ -16,16 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import ModuleType
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devserver.authorizer import LocalAuthorizer
 from devserver.template import ROOT, Route
 
-# Several warm "containers" per function, so concurrent requests really run concurrently, each on
-# its own module instance (a resolver holds the current event, as in Lambda, one at a time).
+# Several warm containers per function, each its own process, so concurrent requests really run
+# concurrently, and each container handles one event at a time, as in Lambda.
 CONTAINERS_PER_FUNCTION = 4
+_SPAWN = multiprocessing.get_context("spawn")
 _TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml")
 
 
@@ -68,44 +73,83 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _container(name: str, app_file: str, handler_name: str, root: str, connection: Connection) -> None:
+    """One warm 'container': imports the handler once, then answers one event at a time, as Lambda
+    does. Runs in its own process because Powertools keeps the current event in process-wide state."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack stops containers itself
+    sys.path.insert(0, root)
+    spec = importlib.util.spec_from_file_location(f"{name}_app", app_file)
+    if spec is None or spec.loader is None:
+        raise ImportError(app_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler = getattr(module, handler_name)
+    while True:
+        try:
+            event = connection.recv()
+        except EOFError:
+            return  # the stack went away
+        if event is None:
+            return
+        try:
+            connection.send(("ok", handler(event, LambdaContext(name))))
+        except Exception as error:  # the function crashed: API Gateway answers 500
+            connection.send(("error", repr(error)))
+
+
+class FunctionCrashed(Exception):
+    pass
+
+
 class FunctionPool:
-    """Loads a function's ``app.py`` as separate module instances, one per simulated container."""
+    """Up to ``CONTAINERS_PER_FUNCTION`` warm containers of one function, started on demand."""
 
     def __init__(self, route: Route) -> None:
         self.name = route.function
-        self.code_dir = route.code_dir
-        self.module_file, self.handler_name = route.handler.rsplit(".", 1)
-        self._idle: queue.LifoQueue[ModuleType] = queue.LifoQueue()
-        self._created = 0
+        module_file, self.handler_name = route.handler.rsplit(".", 1)
+        self.app_file = str(route.code_dir / f"{module_file}.py")
+        self._idle: queue.LifoQueue[tuple[BaseProcess, Connection]] = queue.LifoQueue()
+        self._all: list[tuple[BaseProcess, Connection]] = []
         self._lock = threading.Lock()
-
-    def _new_container(self) -> ModuleType:
-        path = self.code_dir / f"{self.module_file}.py"
-        spec = importlib.util.spec_from_file_location(f"{self.name}_{self._created}", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         container = self._acquire()
         try:
-            handler = getattr(container, self.handler_name)
-            return handler(event, LambdaContext(self.name))  # type: ignore[no-any-return]
+            container[1].send(event)
+            outcome, result = container[1].recv()
         finally:
             self._idle.put(container)
+        if outcome != "ok":
+            raise FunctionCrashed(f"{self.name}: {result}")
+        return result  # type: ignore[no-any-return]
 
-    def _acquire(self) -> ModuleType:
+    def _acquire(self) -> tuple[BaseProcess, Connection]:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
         with self._lock:
-            if self._created < CONTAINERS_PER_FUNCTION:
-                self._created += 1
-                return self._new_container()
+            if len(self._all) < CONTAINERS_PER_FUNCTION:
+                ours, theirs = _SPAWN.Pipe()
+                process = _SPAWN.Process(
+                    target=_container,
+                    args=(self.name, self.app_file, self.handler_name, str(ROOT), theirs),
+                    name=f"lambda-{self.name}",
+                    daemon=True,
+                )
+                process.start()
+                self._all.append((process, ours))
+                return process, ours
         return self._idle.get()
+
+    def stop(self) -> None:
+        for _, connection in self._all:
+            with contextlib.suppress(OSError):  # already gone
+                connection.send(None)
+        for process, _ in self._all:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
 
 
 class Gateway:
@@ -116,6 +160,10 @@ class Gateway:
         self.authorizer = authorizer
         self.pools = {r.function: FunctionPool(r) for r in routes}
         self.dev_routes: dict[tuple[str, str], DevRoute] = {}
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop()
 
     def add_dev_route(self, method: str, path: str, handler: DevRoute) -> None:
         self.dev_routes[(method, path)] = handler

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from html.parser import HTMLParser
 from typing import Any
 
-from devserver import seed, services, template
+from devserver import console, meta, seed, services, template
 from devserver.authorizer import LocalAuthorizer
 from devserver.gateway import Gateway, LocalResponse, Request, json_response, serve
+from shared.errors import ServiceError
+from shared.phone import parse_mobile_number
 
 # Documented local defaults; any of them can be overridden from the environment.
 LOCAL_DEFAULTS = {
@@ -75,7 +78,7 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "POWERTOOLS_SERVICE_NAME": "jss-whatsapp-local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                # One process plays many containers; Metrics' buffer is shared, so keep it off here.
+                # No CloudWatch here: metrics would only be printed.
                 "POWERTOOLS_METRICS_DISABLED": "true",
             }
         )
@@ -98,6 +101,9 @@ class LocalStack:
         gateway.add_dev_route("GET", "/__dev/accounts", lambda _: json_response(200, seed.listing()))
         gateway.add_dev_route("POST", "/__dev/token", self._issue_token)
         gateway.add_dev_route("GET", "/__dev/mailbox", self._mailbox)
+        gateway.add_dev_route("POST", "/__dev/whatsapp/send", self._simulate_whatsapp)
+        console.register(gateway)
+        self.gateway = gateway
         self._server = serve(gateway, self.host, self.port, self.quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
@@ -106,6 +112,7 @@ class LocalStack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self.gateway.stop()
         self.ses.stop()
         self.dynamodb.stop()
 
@@ -118,6 +125,35 @@ class LocalStack:
             return json_response(422, {"message": 'body must be {"sub": "<account id>"}'})
         return json_response(200, {"token": self.authorizer.issue(subject)})
 
+    def _simulate_whatsapp(self, request: Request) -> LocalResponse:
+        """The console's 'Kirim': a Meta-format delivery, signed with the app secret, through the
+        real webhook route. ``sender`` null plays a WhatsApp user who hides the number."""
+        try:
+            sent = request.json()
+            text, sender, forwarded = str(sent["text"]), sent.get("sender"), bool(sent.get("forwarded"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return json_response(422, {"message": 'body must be {"text": ..., "sender": "+62..." or null}'})
+        if sender is not None:
+            try:
+                sender = parse_mobile_number(str(sender))
+            except ServiceError as error:
+                return json_response(422, {"message": error.detail()})
+        message = meta.text_message(text, sender, forwarded=forwarded)
+        body = json.dumps(meta.delivery(meta.value([message], os.environ["WHATSAPP_PHONE_NUMBER_ID"]))).encode()
+        webhook = Request(
+            method="POST",
+            path="/whatsapp/webhook",
+            query="",
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": meta.signature(body, os.environ["WHATSAPP_APP_SECRET"]),
+            },
+            body=body,
+            source_ip="127.0.0.1",
+        )
+        answer = self.gateway.handle(webhook)
+        return LocalResponse(answer.status, {"content-type": "application/json"}, answer.body)
+
     def _mailbox(self, _: Request) -> LocalResponse:
         messages = [
             {**{k: v for k, v in m.items() if k != "body"}, "text": html_to_text(m["body"]), "html": m["body"]}
@@ -129,6 +165,8 @@ class LocalStack:
         accounts = "\n".join(f"    {a['id']}  {a['name']:<14} password {a['password']}" for a in seed.listing())
         return (
             f"\nJSS WhatsApp service running on {self.base_url}\n"
+            f"  Console:  {self.base_url}/  (all three journeys, WhatsApp simulator, mailbox)\n"
+            f"  API docs: {self.base_url}/docs  ({self.base_url}/openapi.json)\n"
             f"  API routes from template.yaml, e.g. POST {self.base_url}/v1/migrations\n"
             f"  Demo accounts ({self.base_url}/__dev/accounts):\n{accounts}\n"
             f'  Token:    curl -s -X POST {self.base_url}/__dev/token -d \'{{"sub":"jss-1001"}}\'\n'

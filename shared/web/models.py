@@ -19,6 +19,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
+def qr_svg(text: str) -> str:
+    """A standalone SVG QR code; imported here only, so just the start routes pay for segno."""
+    import segno
+
+    return str(segno.make(text, error="m").svg_inline(scale=4, title="Buka WhatsApp"))
+
+
 class FlowStarted(BaseModel):
     flow_id: str
     status: str
@@ -26,6 +33,7 @@ class FlowStarted(BaseModel):
     message: str = Field(description="The prepared message; it contains link_url.")
     link_url: str = Field(description="The blue link the citizen opens after sending the message.")
     expires_at: str
+    qr_svg: str = Field(description="whatsapp_url as a QR code (SVG), for people starting on a desktop.")
 
     @classmethod
     def of(cls, started: StartedFlow) -> FlowStarted:
@@ -36,6 +44,7 @@ class FlowStarted(BaseModel):
             message=started.message,
             link_url=started.link_url,
             expires_at=iso(started.expires_at),
+            qr_svg=qr_svg(started.whatsapp_url),
         )
 
 

@@ -114,6 +114,8 @@ input[type=password]{box-sizing:border-box;width:100%;font-size:1rem;padding:.7r
 border:1px solid #888;border-radius:8px}
 button,.button{display:inline-block;margin-top:1rem;width:100%;font-size:1.05rem;padding:.75rem;border:0;border-radius:8px;background:#0b5cab;color:#fff;text-align:center;text-decoration:none}
 .alert{background:#fdecea;color:#8c1d18;border-radius:8px;padding:.75rem;margin:.75rem 0}
+h1,p,dd{overflow-wrap:anywhere}
+@media (max-width:320px){main{padding:.75rem .5rem}.card{padding:.75rem}}
 </style>
 </head>
 <body>

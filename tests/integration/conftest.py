@@ -6,8 +6,6 @@ time forward (making a flow expire) go straight to DynamoDB Local, as an operato
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -24,6 +22,8 @@ from typing import Any
 import phonenumbers
 import pytest
 import requests
+
+from devserver import meta
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SECRET = "integration-app-secret"
@@ -207,56 +207,21 @@ def api(stack: Stack) -> Api:
 
 
 class WhatsApp:
-    """Plays Meta's WhatsApp Cloud API: builds deliveries in Meta's format and signs them."""
+    """Plays Meta's WhatsApp Cloud API: deliveries in Meta's format, signed with the app secret."""
+
+    text_message = staticmethod(meta.text_message)
+    delivery = staticmethod(meta.delivery)
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
 
     @staticmethod
-    def text_message(
-        body: str,
-        sender: str | None,
-        *,
-        message_id: str | None = None,
-        forwarded: bool = False,
-        sent_at: int | None = None,
-    ) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "id": message_id or f"wamid.{uuid.uuid4().hex}",
-            "timestamp": str(sent_at or int(time.time())),
-            "type": "text",
-            "text": {"body": body},
-        }
-        if sender is not None:
-            message["from"] = sender.lstrip("+")
-        else:
-            message["from_user_id"] = "ID.1502576394655843"
-        if forwarded:
-            message["context"] = {"forwarded": True}
-        return message
-
-    @staticmethod
-    def delivery(*values: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {"id": "102290129340398", "changes": [{"field": "messages", "value": value}]} for value in values
-            ],
-        }
-
-    @staticmethod
     def value(messages: list[dict[str, Any]], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
-        contacts = [{"profile": {"name": "Warga Jogja"}, "wa_id": m["from"]} for m in messages if "from" in m]
-        return {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "6281100000000", "phone_number_id": phone_number_id},
-            "contacts": contacts,
-            "messages": messages,
-        }
+        return meta.value(messages, phone_number_id)
 
     @staticmethod
     def sign(body: bytes, secret: str = APP_SECRET) -> str:
-        return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return meta.signature(body, secret)
 
     def post(self, payload: dict[str, Any] | bytes, signature: str | None = "auto") -> requests.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

@@ -1,0 +1,116 @@
+"""One OpenAPI document for the whole API, merged from every function's Powertools resolver.
+
+Security comes from ``template.yaml``: routes behind the JWT authorizer get the bearer scheme, link
+and webhook routes none. ``python -m devserver.openapi`` prints it; ``make openapi`` writes
+``docs/openapi.json``, and a test fails when that file and the routes disagree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from typing import Any
+
+from devserver import template
+
+TITLE = "JSS WhatsApp number service"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Link a WhatsApp number to a Jogja Smart Service account (migration) and change it later, through "
+    "WhatsApp or an email code. Errors are RFC 9457 problem documents with a stable `code`."
+)
+PROBLEM = {
+    "type": "object",
+    "title": "Problem",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable machine-readable error code (shared/errors.py)."},
+        "detail": {"type": "string", "description": "What happened, in Indonesian, for the citizen."},
+        "retry_after": {"type": "integer", "description": "Seconds to wait, on 429 and 503."},
+        "tries_left": {"type": "integer"},
+        "locked_until": {"type": "string", "format": "date-time"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PLACEHOLDERS = {
+    "ACCOUNTS_TABLE": "AccountsTable",
+    "TOKENS_TABLE": "TokensTable",
+    "AUDIT_TABLE": "AuditTable",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:3000",
+    "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
+    "WHATSAPP_PHONE_NUMBER_ID": "0",
+}
+
+
+def _resolver(route: template.Route) -> Any:
+    module_file, _ = route.handler.rsplit(".", 1)
+    path = route.code_dir / f"{module_file}.py"
+    spec = importlib.util.spec_from_file_location(f"openapi_{route.function}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def build() -> dict[str, Any]:
+    for key, value in _PLACEHOLDERS.items():
+        os.environ.setdefault(key, value)
+    if str(template.ROOT) not in sys.path:
+        sys.path.insert(0, str(template.ROOT))
+    routes = template.routes(template.load())
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {
+                "jssJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+        },
+    }
+    seen: set[str] = set()
+    for route in routes:
+        if route.function in seen:
+            continue
+        seen.add(route.function)
+        schema = _resolver(route).get_openapi_schema(title=TITLE, version=VERSION)
+        part = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for path, operations in part.get("paths", {}).items():
+            document["paths"].setdefault(path, {}).update(operations)
+        document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+    document["components"]["schemas"].pop("HTTPValidationError", None)
+    document["components"]["schemas"].pop("ValidationError", None)
+    document["components"]["schemas"]["Problem"] = PROBLEM
+    for route in routes:
+        operation = document["paths"].get(route.path, {}).get(route.method.lower())
+        if operation is None:
+            raise LookupError(f"{route.method} {route.path} is in template.yaml but no function serves it")
+        operation["security"] = [{"jssJwt": []}] if route.authorized else []
+        # Every error, validation included, is answered by shared.web.api as a problem document.
+        problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        operation["responses"].pop("422", None)
+        operation["responses"]["default"] = {"description": "Error (RFC 9457 problem document)", **problem}
+    document["paths"] = dict(sorted(document["paths"].items()))
+    document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
+    return document
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,237 @@
+"""The three journeys clicked through in Chromium, as a person would: the console on a desktop
+viewport, the blue-link pages on a phone (390x844). Screenshots of every final page are kept in
+``test-artifacts/browser/``.
+
+Chromium comes from Debian's package (Playwright's own browser download is not reachable here).
+Outside CI, a machine without it skips these tests and says so; in CI their absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.integration.conftest import ROOT, Api, Citizen, Stack, WhatsApp, random_mobile
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MIGRATED = "Migrasi akun aplikasi Jogja Smart Service berhasil"
+CHANGED = "Pergantian No. WhatsApp Berhasil"
+UPDATED = "Data No. Whatsapp Berhasil diperbarui"
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium package")
+        pytest.skip("Chromium not found: browser tests skipped (install Debian's chromium package to run them)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP, locale="id-ID")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="id-ID")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def keep(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_console(page: Any, stack: Stack, citizen: Citizen) -> None:
+    page.goto(stack.url(f"/?account={citizen.account_id}"))
+    page.wait_for_function(
+        "document.getElementById('profile-phone').textContent.startsWith('+62')"
+    )
+
+
+def send_from_simulator(page: Any, sender: str) -> None:
+    page.fill("#wa-sender", sender)
+    page.click("#wa-send")
+    page.locator(".bubble.out .ticks", has_text="✓✓").last.wait_for()
+
+
+def open_blue_link(page: Any) -> Any:
+    """Taps the blue link in the chat; it opens in a phone-sized window."""
+    with page.expect_popup() as opened:
+        page.locator(".bubble.out .blue-link").last.click()
+    link_page = opened.value
+    link_page.set_viewport_size(PHONE)
+    link_page.wait_for_load_state()
+    return link_page
+
+
+def test_journey_a_migrate_to_whatsapp(api: Api, stack: Stack, desktop: Any) -> None:
+    citizen = api.citizen()
+    open_console(desktop, stack, citizen)
+    assert desktop.text_content("#profile-whatsapp") == "belum ada"
+
+    desktop.click("text=Migrasi ke WhatsApp")
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
+    assert desktop.locator("#qr svg").is_visible()
+    new_number = random_mobile()
+    send_from_simulator(desktop, new_number)
+
+    link_page = open_blue_link(desktop)
+    heading = link_page.locator("h1")
+    assert heading.text_content() == MIGRATED
+    keep(link_page, "journey-a-migration-done")
+
+    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
+    assert desktop.text_content("#profile-phone") == new_number
+    assert desktop.text_content("#profile-verified") == "terverifikasi WhatsApp"
+    keep(desktop, "journey-a-console")
+
+
+def test_journey_b1_change_through_whatsapp(api: Api, stack: Stack, desktop: Any) -> None:
+    citizen = api.citizen(whatsapp=True, hash_kind="argon2id")
+    open_console(desktop, stack, citizen)
+    desktop.click("text=Melalui WhatsApp")
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/c/')")
+    new_number = random_mobile()
+    send_from_simulator(desktop, new_number)
+
+    link_page = open_blue_link(desktop)
+    assert link_page.locator("h1").text_content() == "Konfirmasi Pergantian Nomor WhatsApp"
+    link_page.get_by_label("Password akun JSS").fill("salah sekali")
+    link_page.get_by_role("button", name="Ubah").click()
+    assert "Password salah. Sisa percobaan: 4" in link_page.locator("[role=alert]").text_content()
+    keep(link_page, "journey-b1-wrong-password")
+
+    link_page.get_by_label("Password akun JSS").fill(citizen.password)
+    link_page.get_by_role("button", name="Ubah").click()
+    assert link_page.locator("h1").text_content() == CHANGED
+    keep(link_page, "journey-b1-change-done")
+
+    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
+    keep(desktop, "journey-b1-console")
+
+
+def test_journey_b2_change_through_email(api: Api, stack: Stack, desktop: Any) -> None:
+    citizen = api.citizen(whatsapp=True)
+    open_console(desktop, stack, citizen)
+    desktop.click("text=Melalui Email")
+    desktop.get_by_label("Kode verifikasi (6 digit)").wait_for()
+
+    # Read the code the way a person would: from the mailbox panel.
+    mail = desktop.locator("#mailbox li", has_text=citizen.email or "").first
+    mail.wait_for()
+    code = re.search(r"\b(\d{6})\b", mail.locator("pre").text_content() or "")
+    assert code, "no code in the email"
+    desktop.get_by_label("Kode verifikasi (6 digit)").fill(code.group(1))
+    desktop.get_by_role("button", name="Verifikasi").click()
+
+    new_number = random_mobile()
+    typed = f"0{new_number[3:6]}-{new_number[6:10]}-{new_number[10:]}"
+    desktop.get_by_label("Nomor WhatsApp Baru").fill(typed)
+    desktop.get_by_role("button", name="Simpan nomor baru").click()
+    desktop.locator("#result", has_text=UPDATED).wait_for()
+    assert desktop.text_content("#result") == UPDATED
+    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
+    assert desktop.text_content("#profile-verified") == "diubah lewat email"
+    keep(desktop, "journey-b2-email-done")
+
+
+def ready_change_link(api: Api, whatsapp: WhatsApp, citizen: Citizen) -> str:
+    started = api.call("POST", "/v1/number-changes", citizen).json()
+    whatsapp.send(started["message"], random_mobile())
+    return str(started["link_url"])
+
+
+def test_an_expired_link_shows_the_not_found_page(api: Api, whatsapp: WhatsApp, phone: Any) -> None:
+    citizen = api.citizen(whatsapp=True)
+    started = api.call("POST", "/v1/number-changes", citizen).json()
+    api.expire_flow(started["flow_id"])
+    phone.goto(started["link_url"])
+    assert phone.locator("h1").text_content() == "Tautan tidak berlaku"
+    keep(phone, "expired-link")
+
+
+def test_an_unknown_link_shows_the_not_found_page(stack: Stack, phone: Any) -> None:
+    answer = phone.goto(stack.url("/m/" + "Z" * 32))
+    assert answer.status == 404
+    assert phone.locator("h1").text_content() == "Tautan tidak berlaku"
+    assert "sudah kedaluwarsa" in phone.locator("main").text_content()
+    keep(phone, "unknown-link")
+
+
+def test_the_password_page_is_accessible(api: Api, whatsapp: WhatsApp, browser: Any) -> None:
+    link = ready_change_link(api, whatsapp, api.citizen(whatsapp=True))
+    # 200% zoom on a 390-px phone leaves 195 CSS pixels: nothing may need sideways scrolling.
+    context = browser.new_context(viewport={"width": 195, "height": 422}, device_scale_factor=2, locale="id-ID")
+    page = context.new_page()
+    page.goto(link)
+    assert page.get_attribute("html", "lang") == "id"
+    for field in page.locator("input:not([type=hidden])").all():
+        field_id = field.get_attribute("id")
+        assert field_id
+        assert page.locator(f"label[for={field_id}]").count() == 1
+    keep(page, "password-page-200-percent")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.get_by_role("button", name="Ubah").is_visible()
+    keep(page, "password-page-200-percent")
+    context.close()
+
+
+def test_the_password_form_works_without_javascript(api: Api, whatsapp: WhatsApp, browser: Any) -> None:
+    citizen = api.citizen(whatsapp=True)
+    link = ready_change_link(api, whatsapp, citizen)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="id-ID")
+    page = context.new_page()
+    page.goto(link)
+    page.fill("#password", citizen.password)
+    page.click("button[type=submit]")
+    assert page.locator("h1").text_content() == CHANGED
+    keep(page, "no-javascript-change-done")
+    context.close()
+    assert urlsplit(link).path.startswith("/c/")
+
+
+def test_the_api_documentation_lists_every_route(stack: Stack, desktop: Any) -> None:
+    desktop.goto(stack.url("/docs"))
+    desktop.locator(".opblock").first.wait_for()
+    text = desktop.locator("#swagger-ui").text_content() or ""
+    for path in ("/v1/migrations", "/v1/number-changes", "/v1/email-verifications", "/whatsapp/webhook"):
+        assert path in text
+    keep(desktop, "api-docs")
+
