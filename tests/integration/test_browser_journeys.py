@@ -80,9 +80,7 @@ def keep(page: Any, name: str) -> None:
 
 def open_console(page: Any, stack: Stack, citizen: Citizen) -> None:
     page.goto(stack.url(f"/?account={citizen.account_id}"))
-    page.wait_for_function(
-        "document.getElementById('profile-phone').textContent.startsWith('+62')"
-    )
+    page.wait_for_function("document.getElementById('profile-phone').textContent.startsWith('+62')")
 
 
 def send_from_simulator(page: Any, sender: str) -> None:
@@ -234,4 +232,3 @@ def test_the_api_documentation_lists_every_route(stack: Stack, desktop: Any) -> 
     for path in ("/v1/migrations", "/v1/number-changes", "/v1/email-verifications", "/whatsapp/webhook"):
         assert path in text
     keep(desktop, "api-docs")
-
