@@ -1,0 +1,208 @@
+"""Sliding-window limits: the pure window arithmetic, and the limiter on (moto) DynamoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared.config import Settings
+from shared.dynamo import Dynamo
+from shared.limits import LimitReached, SlidingWindowLimiter, Window
+
+T0 = 1_750_000_000
+
+
+# ----------------------------------------------------------------- Window.blocked_for
+
+
+@pytest.mark.parametrize(
+    ("hits", "now", "expected"),
+    [
+        pytest.param([], T0, 0, id="no-hits"),
+        pytest.param([T0 - 50, T0 - 40], T0, 0, id="below-limit"),
+        pytest.param([T0 - 50, T0 - 40, T0 - 30], T0, 50, id="at-limit-oldest-frees-first"),
+        pytest.param([T0 - 30, T0 - 50, T0 - 40], T0, 50, id="unsorted-hits"),
+        pytest.param([T0 - 500, T0 - 50, T0 - 40, T0 - 30], T0, 50, id="hit-outside-window-ignored"),
+        pytest.param([T0 - 100, T0 - 40, T0 - 30], T0, 0, id="oldest-exactly-window-ago-is-out"),
+        pytest.param([T0 - 99, T0 - 40, T0 - 30], T0, 1, id="one-second-left"),
+        pytest.param([T0 - 99.5, T0 - 40, T0 - 30], T0, 1, id="fraction-rounds-up"),
+        pytest.param([T0 - 90, T0 - 80, T0 - 70, T0 - 60, T0 - 50], T0, 30, id="over-limit-waits-for-enough-slots"),
+    ],
+)
+def test_blocked_for_without_lock(hits: list[float], now: float, expected: int) -> None:
+    assert Window(limit=3, seconds=100).blocked_for(hits, now) == expected
+
+
+def test_blocked_for_with_lock_counts_from_the_last_hit() -> None:
+    window = Window(limit=3, seconds=3600, lock_seconds=900)
+    hits = [T0, T0 + 10, T0 + 20]
+    assert window.blocked_for(hits[:2], T0 + 30) == 0
+    assert window.blocked_for(hits, T0 + 30) == 890  # 20 + 900 - 30, not 3600 - 30
+    assert window.blocked_for(hits, T0 + 919) == 1
+    assert window.blocked_for(hits, T0 + 920) == 0  # the lock is over though the window is still full
+
+
+def test_lock_ends_early_when_hits_leave_the_window() -> None:
+    window = Window(limit=2, seconds=100, lock_seconds=900)
+    assert window.blocked_for([T0, T0 + 50], T0 + 60) == 890
+    assert window.blocked_for([T0, T0 + 50], T0 + 100) == 0  # the first hit left the window
+
+
+def test_without_lock_the_wait_is_window_based() -> None:
+    assert Window(limit=3, seconds=3600).blocked_for([T0, T0 + 10, T0 + 20], T0 + 30) == 3570
+
+
+# ----------------------------------------------------------------- SlidingWindowLimiter on DynamoDB
+
+
+@pytest.fixture
+def limiter(db: Dynamo, config: Settings) -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(db, config.tokens_table)
+
+
+def test_hits_up_to_the_limit_then_limit_reached(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=3, seconds=600)
+    for offset in (0, 10, 20):
+        limiter.hit("start#a", [window], T0 + offset)
+    with pytest.raises(LimitReached) as caught:
+        limiter.hit("start#a", [window], T0 + 100)
+    assert caught.value.retry_after == 500  # the first hit leaves the window at T0 + 600
+    assert limiter.recent("start#a", window, T0 + 100) == [T0, T0 + 10, T0 + 20]  # the refusal is not recorded
+
+
+def test_slot_frees_when_the_oldest_hit_leaves(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=2, seconds=600)
+    limiter.hit("k", [window], T0)
+    limiter.hit("k", [window], T0 + 1)
+    with pytest.raises(LimitReached):
+        limiter.hit("k", [window], T0 + 599)
+    limiter.hit("k", [window], T0 + 600)
+    assert limiter.recent("k", window, T0 + 600) == [T0 + 1, T0 + 600]
+
+
+def test_names_are_independent(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=1, seconds=600)
+    limiter.hit("password#alice", [window], T0)
+    limiter.hit("password#bob", [window], T0)
+    with pytest.raises(LimitReached):
+        limiter.hit("password#alice", [window], T0 + 1)
+
+
+def test_check_refuses_without_recording(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=2, seconds=60)
+    limiter.check("k", window, T0)
+    limiter.check("k", window, T0)
+    assert limiter.recent("k", window, T0) == []
+    limiter.hit("k", [window], T0)
+    limiter.hit("k", [window], T0 + 5)
+    with pytest.raises(LimitReached) as caught:
+        limiter.check("k", window, T0 + 10)
+    assert caught.value.retry_after == 50
+    assert caught.value.window == window
+
+
+def test_several_windows_report_the_tightest(limiter: SlidingWindowLimiter) -> None:
+    per_minute = Window(limit=5, seconds=60)
+    per_hour = Window(limit=3, seconds=3600)
+    for offset in (0, 100, 200):
+        limiter.hit("codes", [per_minute, per_hour], T0 + offset)
+    with pytest.raises(LimitReached) as caught:
+        limiter.hit("codes", [per_minute, per_hour], T0 + 300)
+    assert caught.value.retry_after == 3300
+    assert caught.value.window == per_hour
+
+
+def test_hits_older_than_the_longest_window_are_dropped(
+    limiter: SlidingWindowLimiter, db: Dynamo, config: Settings
+) -> None:
+    window = Window(limit=10, seconds=60)
+    limiter.hit("k", [window], T0)
+    limiter.hit("k", [window], T0 + 61)
+    item = db.get(config.tokens_table, {"pk": "LIMIT#k"})
+    assert item is not None
+    assert item["hits"] == [T0 + 61]
+    assert item["version"] == 2
+    assert item["ttl"] == T0 + 61 + 60  # DynamoDB may drop the item once no hit can count
+
+
+def test_lock_window_on_dynamodb(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=3, seconds=3600, lock_seconds=900)
+    for offset in (0, 10, 20):
+        limiter.hit("password#a", [window], T0 + offset)
+    with pytest.raises(LimitReached) as caught:
+        limiter.hit("password#a", [window], T0 + 30)
+    assert caught.value.retry_after == 890
+    limiter.hit("password#a", [window], T0 + 920)  # lock over: one more try
+    with pytest.raises(LimitReached) as again:
+        limiter.hit("password#a", [window], T0 + 921)  # and locked again right away
+    assert again.value.retry_after == 899
+
+
+def test_fractional_times_round_trip(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=3, seconds=60)
+    limiter.hit("k", [window], T0 + 0.25)
+    limiter.hit("k", [window], T0 + 1.5)
+    assert limiter.recent("k", window, T0 + 2) == [T0 + 0.25, T0 + 1.5]
+    limiter.remove("k", T0 + 0.25)
+    assert limiter.recent("k", window, T0 + 2) == [T0 + 1.5]
+
+
+def test_remove_gives_back_one_slot(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=2, seconds=600)
+    limiter.hit("k", [window], T0)
+    limiter.hit("k", [window], T0 + 1)
+    limiter.remove("k", T0 + 1)
+    limiter.hit("k", [window], T0 + 2)
+    assert limiter.recent("k", window, T0 + 3) == [T0, T0 + 2]
+
+
+def test_remove_of_unknown_hit_or_name_is_harmless(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=2, seconds=600)
+    limiter.remove("never-used", T0)
+    limiter.hit("k", [window], T0)
+    limiter.remove("k", T0 + 999)
+    assert limiter.recent("k", window, T0 + 1) == [T0]
+
+
+def test_reset_forgets_every_hit(limiter: SlidingWindowLimiter) -> None:
+    window = Window(limit=1, seconds=600)
+    limiter.hit("k", [window], T0)
+    limiter.reset("k")
+    limiter.hit("k", [window], T0 + 1)
+    assert limiter.recent("k", window, T0 + 1) == [T0 + 1]
+
+
+class RacingDynamo(Dynamo):
+    """Runs ``race`` right after the first read, as if another request wrote in between."""
+
+    def __init__(self, race: Callable[[], Any]) -> None:
+        super().__init__()
+        self._race: Callable[[], Any] | None = race
+        self.reads = 0
+
+    def get(self, table: str, key: Any) -> Any:
+        item = super().get(table, key)
+        self.reads += 1
+        if self._race is not None:
+            race, self._race = self._race, None
+            race()
+        return item
+
+
+def test_concurrent_hit_cannot_take_the_last_slot_twice(limiter: SlidingWindowLimiter, config: Settings) -> None:
+    window = Window(limit=2, seconds=600)
+    limiter.hit("k", [window], T0)
+    racing = RacingDynamo(lambda: limiter.hit("k", [window], T0 + 1))  # takes the last slot meanwhile
+    with pytest.raises(LimitReached):
+        SlidingWindowLimiter(racing, config.tokens_table).hit("k", [window], T0 + 1)
+    assert racing.reads == 2  # the stale write was refused and the limiter read again
+    assert limiter.recent("k", window, T0 + 2) == [T0, T0 + 1]
+
+
+def test_concurrent_hit_with_room_left_keeps_both(limiter: SlidingWindowLimiter, config: Settings) -> None:
+    window = Window(limit=5, seconds=600)
+    racing = RacingDynamo(lambda: limiter.hit("k", [window], T0))
+    SlidingWindowLimiter(racing, config.tokens_table).hit("k", [window], T0 + 1)
+    assert limiter.recent("k", window, T0 + 2) == [T0, T0 + 1]  # neither hit was lost
