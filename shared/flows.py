@@ -353,8 +353,9 @@ class WhatsAppFlows:
             return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
         # Judged by when the citizen sent it; a delivery Meta retried for longer than the result is
         # shown no longer completes anything.
-        late = self.clock() >= flow.expires_at + self.settings.result_view_seconds
-        if message.sent_at >= flow.expires_at or late:
+        now = self.clock()
+        late = now >= flow.expires_at + self.settings.result_view_seconds
+        if (message.sent_at or now) >= flow.expires_at or late:
             self._finish(flow, FlowStatus.EXPIRED, FailureReason.MESSAGE_AFTER_EXPIRY)
             return {"outcome": str(FailureReason.MESSAGE_AFTER_EXPIRY), "flow_id": flow.flow_id}
         if message.forwarded:
@@ -534,10 +535,14 @@ class WhatsAppFlows:
         return f"{issued_at}.{keyed_hash('csrf', f'{token}.{issued_at}')}"
 
     def _csrf_valid(self, token: str, csrf_token: str | None) -> bool:
-        issued, _, _ = (csrf_token or "").partition(".")
-        if not issued.isdigit() or self.clock() - int(issued) > self.settings.flow_ttl_seconds:
+        given = csrf_token or ""
+        issued, _, _ = given.partition(".")
+        # ASCII only: isdigit() accepts digits int() refuses, and compare_digest refuses non-ASCII.
+        if not given.isascii() or not issued.isdigit():
             return False
-        return hmac.compare_digest(self._csrf_token(token, int(issued)), csrf_token or "")
+        if self.clock() - int(issued) > self.settings.flow_ttl_seconds:
+            return False
+        return hmac.compare_digest(self._csrf_token(token, int(issued)), given)
 
     # ----------------------------------------------------------------- shared steps
 

@@ -18,6 +18,13 @@ def _invalid(reason_id: str, reason_en: str) -> ServiceError:
     return ServiceError("whatsapp_number_invalid", reason=reason_id, reason_en=reason_en)
 
 
+def _too_long() -> ServiceError:
+    return _invalid(
+        "Nomor WhatsApp terlalu panjang. Periksa kembali nomor yang Anda ketik.",
+        "The WhatsApp number is too long. Please check the number you typed.",
+    )
+
+
 def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
     """Turns a number as a person types it (``0812-3456-7890``, ``+62 812 3456 7890``) into E.164.
 
@@ -28,13 +35,19 @@ def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
     digits = _SEPARATORS.sub("", text)
     if digits.startswith("62") and digits.isdigit():
         text = "+" + digits
+    unreadable = _invalid(
+        "Nomor WhatsApp tidak dapat dibaca. Contoh penulisan yang benar: 0812-3456-7890.",
+        "The WhatsApp number could not be read. Example of a correct number: 0812-3456-7890.",
+    )
+    # phonenumbers reads letters as keypad digits ("0812-FLOWERS"); a WhatsApp number has none.
+    if any(ch.isalpha() for ch in text):
+        raise unreadable
     try:
         number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise _invalid(
-            "Nomor WhatsApp tidak dapat dibaca. Contoh penulisan yang benar: 0812-3456-7890.",
-            "The WhatsApp number could not be read. Example of a correct number: 0812-3456-7890.",
-        ) from None
+    except phonenumbers.NumberParseException as error:
+        if error.error_type == phonenumbers.NumberParseException.TOO_LONG:
+            raise _too_long() from None
+        raise unreadable from None
     if phonenumbers.is_valid_number(number):
         if phonenumbers.number_type(number) not in _MOBILE_TYPES:
             raise _invalid(
@@ -50,10 +63,7 @@ def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
             "The WhatsApp number is too short. Indonesian mobile numbers have 10 to 13 digits.",
         )
     if length == ValidationResult.TOO_LONG:
-        raise _invalid(
-            "Nomor WhatsApp terlalu panjang. Periksa kembali nomor yang Anda ketik.",
-            "The WhatsApp number is too long. Please check the number you typed.",
-        )
+        raise _too_long()
     raise _invalid(
         "Nomor WhatsApp tidak valid. Periksa kembali jumlah digit dan kode awalnya.",
         "The WhatsApp number is not valid. Check the number of digits and the prefix.",

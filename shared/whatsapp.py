@@ -21,8 +21,8 @@ SIGNATURE_PREFIX = "sha256="
 
 def signature_valid(app_secret: str, raw_body: bytes, header: str | None) -> bool:
     """``X-Hub-Signature-256`` is ``sha256=`` and the hex HMAC-SHA256 of the raw body bytes."""
-    if not header or not header.startswith(SIGNATURE_PREFIX):
-        return False
+    if not header or not header.isascii() or not header.startswith(SIGNATURE_PREFIX):
+        return False  # compare_digest refuses non-ASCII text: a forged header must be a 401, not a crash
     expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header[len(SIGNATURE_PREFIX) :].strip().lower())
 

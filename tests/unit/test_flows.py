@@ -739,13 +739,6 @@ def test_tampered_or_foreign_csrf_token_is_refused(
     assert flows.view_link(other_token, FlowKind.NUMBER_CHANGE).status is FlowStatus.AWAITING_PASSWORD
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, ValueError),
-    reason="BUG shared/flows.py:538-540 (_csrf_valid): str.isdigit() accepts Unicode digits that int() refuses "
-    "('²' -> ValueError), and hmac.compare_digest on str raises TypeError on non-ASCII input, so a "
-    "crafted csrf_token crashes the confirmation (500) instead of answering forgery_check_failed",
-)
 @pytest.mark.parametrize(
     "suffix",
     [pytest.param(".é", id="non-ascii-signature"), pytest.param("²", id="superscript-digit")],

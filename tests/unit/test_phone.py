@@ -73,11 +73,6 @@ def test_invalid_numbers_are_refused_with_an_indonesian_reason(typed: str, reaso
     assert error.public_fields() == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/phone.py:26-32 (parse_mobile_number): phonenumbers.parse converts letters to keypad "
-    "digits (A=2, B=2, C=2, D=3), so '0812-3456-ABCD' is accepted as +6281234562223 instead of refused",
-)
 @pytest.mark.parametrize("typed", ["0812-3456-ABCD", "0812-FLOWERS"])
 def test_letters_mixed_into_a_number_are_refused(typed: str) -> None:
     with pytest.raises(ServiceError) as caught:
@@ -85,11 +80,6 @@ def test_letters_mixed_into_a_number_are_refused(typed: str) -> None:
     assert caught.value.code == "whatsapp_number_invalid"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/phone.py:31-37 (parse_mobile_number): past 17 national digits phonenumbers.parse raises "
-    "NumberParseException (TOO_LONG), which is reported as 'tidak dapat dibaca' instead of 'terlalu panjang'",
-)
 def test_far_too_long_number_says_too_long() -> None:
     with pytest.raises(ServiceError) as caught:
         parse_mobile_number("0812 3456 7890 1234 5678")

@@ -496,11 +496,6 @@ def test_status_only_delivery_is_acknowledged(web: AccountRegistry) -> None:
     assert answer.json() == {"received": 0, "outcomes": []}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/whatsapp.py:27 (signature_valid): hmac.compare_digest raises TypeError on a non-ASCII "
-    "X-Hub-Signature-256 header, so the webhook answers 500 internal_error instead of 401 invalid_signature",
-)
 def test_non_ascii_signature_header_is_401(web: AccountRegistry) -> None:
     body = signed_delivery("halo")
     assert_problem(post_webhook(body, "sha256=é"), 401, "invalid_signature")
@@ -628,11 +623,6 @@ def test_malformed_confirmation_is_an_invalid_request(web: AccountRegistry, cont
     assert view.json()["tries_left"] == 5  # a refused request is not a password try
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/flows.py:538-540 (_csrf_valid): a csrf_token with a non-ASCII character makes "
-    "hmac.compare_digest raise TypeError, so POST /c/{token} answers 500 instead of 403 forgery_check_failed",
-)
 def test_non_ascii_csrf_token_is_403_not_500(web: AccountRegistry) -> None:
     started, csrf = change_awaiting_password()
     forged = csrf.partition(".")[0] + ".é"
