@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check compat unit integration openapi clean
+.PHONY: install run test lint typecheck template-check build compat unit integration openapi clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -31,7 +31,7 @@ $(STAMPS)/node: package.json package-lock.json
 run: install
 	$(PY) -m devserver
 
-test: install lint typecheck template-check compat unit integration
+test: install lint typecheck template-check build compat unit integration
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -43,6 +43,10 @@ typecheck:
 template-check:
 	AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
+
+# sam build without Docker: the layer's Makefile fetches arm64 wheels for Python 3.12.
+build: install
+	PATH="$(dir $(PYTHON_BIN)):$$PATH" AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam build
 
 # The handlers must import on Python 3.11 too: a runtime-only environment proves it.
 PYTHON311_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11.*/bin/python3.11 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.11); do \
