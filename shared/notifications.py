@@ -110,7 +110,7 @@ def notify_number_changed(mailer: Mailer, email: str | None, headline: str, numb
 
 def verification_code_email(code: str, valid_minutes: int) -> Email:
     return _email(
-        f"Kode verifikasi {code} - Jogja Smart Service",
+        "Kode verifikasi penggantian Nomor WhatsApp - Jogja Smart Service",
         [
             "Halo,",
             f"Kode verifikasi untuk mengganti Nomor WhatsApp akun Jogja Smart Service Anda: {code}",

@@ -36,7 +36,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "confirm_body": "Masukkan password akun JSS Anda untuk mengganti Nomor WhatsApp.",
         "password": "Password akun JSS",
         "submit": "Ubah",
-        "tries_left": "Sisa percobaan",
         "failed_title": "Proses tidak berhasil",
         "locked_title": "Proses dikunci",
         "start_again": "Silakan mulai lagi dari menu Profil di aplikasi JSS.",
@@ -56,7 +55,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "confirm_body": "Enter your JSS account password to change your WhatsApp number.",
         "password": "JSS account password",
         "submit": "Ubah",
-        "tries_left": "Tries left",
         "failed_title": "The process did not succeed",
         "locked_title": "Process locked",
         "start_again": "Please start again from the Profile menu in the JSS app.",
@@ -212,7 +210,7 @@ def link_page(view: LinkView, lang: str, error: ServiceError | None = None) -> R
     """The page for one state of a flow; ``error`` (a refused password, say) shows above the form."""
     t = _TEXT[lang]
     status = error.status if error else 200
-    alert = f'<p class="alert" role="alert">{html.escape(error.detail(lang))}</p>' if error else ""
+    alert = f'<p class="alert" role="alert" id="problem">{html.escape(error.detail(lang))}</p>' if error else ""
     number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
     facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked)])
 
@@ -222,15 +220,15 @@ def link_page(view: LinkView, lang: str, error: ServiceError | None = None) -> R
         body = alert + _p(t["waiting_body"]) + facts + f'<a class="button" href="">{t["refresh"]}</a>'
         return _render(lang, status, t["waiting_title"], body, refresh=True)
     if view.status is FlowStatus.AWAITING_PASSWORD:
-        tries = f"<p>{t['tries_left']}: {view.tries_left}</p>" if error else ""
+        described = ' aria-describedby="problem" aria-invalid="true"' if error else ""
         form = (
             '<form method="post" action="" autocomplete="off">'
             f'<input type="hidden" name="csrf_token" value="{html.escape(view.csrf_token or "")}">'
             f'<label for="password">{t["password"]}</label>'
-            '<input id="password" name="password" type="password" required autocomplete="current-password">'
+            f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
             f'<button type="submit">{t["submit"]}</button></form>'
         )
-        body = alert + _p(t["confirm_body"]) + facts + tries + form
+        body = alert + _p(t["confirm_body"]) + facts + form
         return _render(lang, status, t["confirm_title"], body)
     if view.status is FlowStatus.LOCKED:
         detail = ServiceError("flow_locked").detail(lang)

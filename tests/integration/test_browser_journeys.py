@@ -134,6 +134,8 @@ def test_journey_b1_change_through_whatsapp(api: Api, stack: Stack, desktop: Any
     link_page.get_by_label("Password akun JSS").fill("salah sekali")
     link_page.get_by_role("button", name="Ubah").click()
     assert "Password salah. Sisa percobaan: 4" in link_page.locator("[role=alert]").text_content()
+    # Screen readers announce the problem with the field it belongs to.
+    assert link_page.get_attribute("#password", "aria-describedby") == "problem"
     keep(link_page, "journey-b1-wrong-password")
 
     link_page.get_by_label("Password akun JSS").fill(citizen.password)
