@@ -23,7 +23,7 @@ from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
 from shared.notifications import Mailer, MailNotSent, notify_number_changed, verification_code_email
-from shared.observability import logger, metrics
+from shared.observability import logger, metrics, tracer
 from shared.phone import display_number, mask_email, parse_mobile_number
 
 EMAIL_CHANGE_SUCCESS = "Data No. Whatsapp Berhasil diperbarui"
@@ -96,6 +96,7 @@ class EmailNumberChange:
 
     # ----------------------------------------------------------------- 1. send a code
 
+    @tracer.capture_method(capture_response=False)
     def send_code(self, account_id: str) -> CodeSent:
         account = self.accounts.require(account_id)
         if not account.email:
@@ -187,6 +188,7 @@ class EmailNumberChange:
 
     # ----------------------------------------------------------------- 2. check the code
 
+    @tracer.capture_method(capture_response=False)
     def verify_code(self, account_id: str, verification_id: str, code: str) -> ChangePermit:
         item = self._code(verification_id)
         if item is None or item["account_id"] != account_id or item["status"] == CodeStatus.SENDING:
@@ -266,6 +268,7 @@ class EmailNumberChange:
 
     # ----------------------------------------------------------------- 3. change the number
 
+    @tracer.capture_method(capture_response=False)
     def change_number(self, account_id: str, change_token: str, typed_number: str) -> NumberUpdated:
         new_number = parse_mobile_number(typed_number)
         permit = self.db.get(self.settings.tokens_table, change_token_key(change_token))

@@ -30,7 +30,7 @@ from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
 from shared.notifications import Mailer, notify_number_changed
-from shared.observability import logger, metrics
+from shared.observability import logger, metrics, tracer
 from shared.passwords import verify_password
 from shared.phone import mask_email, mask_number
 
@@ -200,6 +200,7 @@ class WhatsAppFlows:
 
     # ----------------------------------------------------------------- starting a flow
 
+    @tracer.capture_method(capture_response=False)
     def start(self, account_id: str, kind: FlowKind) -> StartedFlow:
         account = self.accounts.require(account_id)
         if kind is FlowKind.MIGRATION and account.whatsapp_number:
@@ -295,6 +296,7 @@ class WhatsAppFlows:
 
     # ----------------------------------------------------------------- reading
 
+    @tracer.capture_method(capture_response=False)
     def status(self, account_id: str, flow_id: str, kind: FlowKind) -> tuple[Flow, FlowStatus]:
         """The flow as its owner's app sees it. Another account's flow does not exist for you."""
         flow = self._flow(flow_id)
@@ -302,6 +304,7 @@ class WhatsAppFlows:
             raise ServiceError("flow_not_found")
         return flow, flow.status_at(self.clock())
 
+    @tracer.capture_method(capture_response=False)
     def view_link(self, token: str, kind: FlowKind) -> LinkView:
         """What the blue link shows. Never changes state: chat apps fetch links for previews."""
         flow = self._visible_flow(token, kind)
@@ -343,6 +346,7 @@ class WhatsAppFlows:
 
     # ----------------------------------------------------------------- the WhatsApp message
 
+    @tracer.capture_method(capture_response=False)
     def receive(self, message: InboundMessage) -> dict[str, str]:
         """Applies one inbound message. Returns a small outcome record (no personal data) for logs and
         for the idempotency store."""
@@ -427,6 +431,7 @@ class WhatsAppFlows:
 
     # ----------------------------------------------------------------- B1: password confirmation
 
+    @tracer.capture_method(capture_response=False)
     def confirm_password(self, token: str, password: str, csrf_token: str | None) -> ConfirmResult:
         """Checks the password and, if right, changes the number. A refused try comes back as the
         page to show again with the error, so a form can say what went wrong and how many tries remain."""
