@@ -10,6 +10,7 @@ import importlib.util
 import json
 import multiprocessing
 import queue
+import re
 import signal
 import sys
 import threading
@@ -31,7 +32,12 @@ from devserver.template import ROOT, Route
 # concurrently, and each container handles one event at a time, as in Lambda.
 CONTAINERS_PER_FUNCTION = 4
 _SPAWN = multiprocessing.get_context("spawn")
-_TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml")
+# What API Gateway (HTTP API) passes as text; everything else, form posts and a missing
+# Content-Type included, arrives base64-encoded (as checked against AWS).
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+# Link tokens in paths are credentials: the access log shows only their start.
+_LINK_TOKEN = re.compile(r"(/[mc]/[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -279,9 +285,19 @@ def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> Thread
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        timeout = 15  # a client that promises more body than it sends is dropped
+
         def _handle(self) -> None:
             url = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
+            try:
+                length = int(self.headers.get("content-length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY_BYTES:
+                too_large = length > MAX_BODY_BYTES
+                message = "Request Entity Too Large" if too_large else "Bad Request"
+                self._send(json_response(413 if too_large else 400, {"message": message}))
+                return
             request = Request(
                 method=self.command,
                 path=url.path,
@@ -295,6 +311,9 @@ def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> Thread
             except Exception as error:  # the Lambda itself crashed: API Gateway answers 500
                 sys.stderr.write(f"function error: {error!r}\n")
                 response = json_response(500, {"message": "Internal Server Error"})
+            self._send(response)
+
+        def _send(self, response: LocalResponse) -> None:
             self.send_response(response.status)
             for key, value in response.headers.items():
                 self.send_header(key, value)
@@ -309,7 +328,8 @@ def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> Thread
 
         def log_message(self, format: str, *args: Any) -> None:
             if not quiet:
-                sys.stderr.write(f"{self.address_string()} {format % args}\n")
+                line = _LINK_TOKEN.sub(r"\1…", format % args)
+                sys.stderr.write(f"{self.address_string()} {line}\n")
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
