@@ -21,6 +21,7 @@ LOCAL_DEFAULTS = {
     "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
     "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
     "TOKEN_HMAC_KEY": "local-only-token-hmac-key",
+    "NUMBER_HASH_KEY": "local-only-number-hash-key",
     "MAIL_FROM": "no-reply@jss.jogjakota.go.id",
     "JWT_AUDIENCE": "jss-app",
 }
@@ -118,9 +119,10 @@ class LocalStack:
 
     def _issue_token(self, request: Request) -> LocalResponse:
         try:
-            subject = request.json().get("sub")
+            body = request.json()
         except ValueError:
-            subject = None
+            body = None
+        subject = body.get("sub") if isinstance(body, dict) else None
         if not isinstance(subject, str) or not subject:
             return json_response(422, {"message": 'body must be {"sub": "<account id>"}'})
         return json_response(200, {"token": self.authorizer.issue(subject)})

@@ -1,19 +1,20 @@
 """JSS accounts' contact data and the rule that a WhatsApp number belongs to at most one account.
 
 Clear phone numbers live only on the account item (the contact record this service exists to keep).
-Claims and audit records hold a keyed hash of the number and a masked form, never the number.
+Claims and audit records hold a keyed fingerprint of the number and a masked form, never the number.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.config import Settings
-from shared.dynamo import Dynamo, Transaction
+from shared.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.errors import ServiceError
-from shared.keys import keyed_hash
+from shared.keys import number_fingerprint
 from shared.phone import mask_number
 
 
@@ -22,7 +23,7 @@ def account_key(account_id: str) -> dict[str, str]:
 
 
 def number_claim_key(e164: str) -> dict[str, str]:
-    return {"pk": f"NUMBER#{keyed_hash('number', e164)}"}
+    return {"pk": f"NUMBER#{number_fingerprint(e164)}"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,6 @@ class Account:
     whatsapp_verified_via: str | None = None
     whatsapp_updated_at: int | None = None
     password_hash: str | None = None
-    proposed_number: str | None = None
-    proposed_for_flow: str | None = None
     number_version: int = 0
 
     @property
@@ -94,18 +93,6 @@ class AccountRegistry:
         item = self.db.get(self.settings.accounts_table, number_claim_key(e164))
         return str(item["account_id"]) if item else None
 
-    def propose(self, tx: Transaction, account: Account, number: str, flow_id: str) -> None:
-        """Remembers a number a citizen proved through WhatsApp, to be confirmed with the password."""
-        tx.update(
-            "account",
-            self.settings.accounts_table,
-            account_key(account.account_id),
-            "SET proposed_number = :number, proposed_for_flow = :flow",
-            "attribute_exists(pk)",
-            number=number,
-            flow=flow_id,
-        )
-
     def stage_number_change(
         self,
         tx: Transaction,
@@ -136,7 +123,7 @@ class AccountRegistry:
             "account",
             table,
             account_key(account.account_id),
-            "SET " + ", ".join(assignments) + " REMOVE proposed_number, proposed_for_flow",
+            "SET " + ", ".join(assignments),
             "attribute_exists(pk) AND (number_version = :version OR attribute_not_exists(number_version))",
             number=new_number,
             via=VERIFIED_VIA[method],
@@ -170,9 +157,57 @@ class AccountRegistry:
                 "method": method,
                 "flow_id": flow_id,
                 "old_number_masked": mask_number(old) if old else None,
-                "old_number_hash": keyed_hash("number", old) if old else None,
+                "old_number_hash": number_fingerprint(old) if old else None,
                 "new_number_masked": mask_number(new_number),
-                "new_number_hash": keyed_hash("number", new_number),
-                "phone_number_replaced": also_phone_number,
+                "new_number_hash": number_fingerprint(new_number),
+                **(_old_phone(account.phone_number) if also_phone_number else {}),
             },
         )
+
+    def commit_number_change(
+        self,
+        account_id: str,
+        new_number: str,
+        method: str,
+        reference: str,
+        *,
+        clock: Callable[[], float],
+        check: Callable[[Account], None],
+        stage: Callable[[Transaction, int], None],
+        also_phone_number: bool = False,
+    ) -> tuple[Account, int]:
+        """Reads the account, lets ``check`` refuse it (by raising), and commits the journey's own
+        ``stage`` (consuming its flow or token) together with the number change, all or nothing.
+
+        Retried when only the account changed meanwhile; any other lost condition is raised as
+        ``ConditionFailed`` naming it (``claim``, or a label of ``stage``). Returns the account as it
+        was before the change, and the time of the change.
+        """
+        for _ in range(3):
+            account = self.require(account_id)
+            check(account)
+            now = int(clock())
+            tx = self.db.transaction()
+            stage(tx, now)
+            self.stage_number_change(
+                tx, account, new_number, method, reference, now, also_phone_number=also_phone_number
+            )
+            try:
+                tx.commit()
+            except ConditionFailed as failed:
+                if failed.labels == {"account"}:
+                    continue  # another change of this account got in first: read it again
+                raise
+            return account, now
+        raise RuntimeError("the account kept changing during a number change")
+
+
+def _old_phone(phone_number: str | None) -> dict[str, Any]:
+    """Journey A replaces the phone number too; the audit keeps what it was, masked and fingerprinted."""
+    if not phone_number:
+        return {"phone_number_replaced": True}
+    return {
+        "phone_number_replaced": True,
+        "old_phone_masked": mask_number(phone_number),
+        "old_phone_hash": number_fingerprint(phone_number),
+    }

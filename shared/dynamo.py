@@ -1,7 +1,7 @@
 """A thin layer over the low-level DynamoDB client: lazy client, plain-Python items, transactions.
 
-The client is created on first use, never at import, so moto and the local endpoint
-(``AWS_ENDPOINT_URL_DYNAMODB``) are picked up and cold starts skip it until needed.
+The client is created on first use, not at import, so moto's mocks and the local endpoint
+(``AWS_ENDPOINT_URL_DYNAMODB``) apply to it whenever it is made.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=3)
 
 Item = dict[str, Any]
 # ``#status`` in an expression stands for the attribute ``status`` (many names are reserved words).

@@ -16,14 +16,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from shared.accounts import AccountRegistry, ChangeMethod
+from shared.accounts import Account, AccountRegistry, ChangeMethod
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo
+from shared.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
 from shared.notifications import Mailer, MailNotSent, notify_number_changed, verification_code_email
 from shared.observability import logger, metrics, tracer
+from shared.open_items import replace_open_item
 from shared.phone import display_number, mask_email, parse_mobile_number
 
 EMAIL_CHANGE_SUCCESS = "Data No. Whatsapp Berhasil diperbarui"
@@ -150,9 +151,8 @@ class EmailNumberChange:
     def _activate(self, account_id: str, verification_id: str, expires_at: int) -> None:
         """Makes the new code the only usable one: the previous active code is superseded."""
         table = self.settings.tokens_table
-        for _ in range(4):
-            pointer = self.db.get(table, _active_code_key(account_id))
-            tx = self.db.transaction()
+
+        def activate_new(tx: Transaction) -> None:
             tx.update(
                 "code",
                 table,
@@ -162,29 +162,29 @@ class EmailNumberChange:
                 active=CodeStatus.ACTIVE,
                 sending=CodeStatus.SENDING,
             )
-            pointer_item = {**_active_code_key(account_id), "verification_id": verification_id, "ttl": expires_at}
-            if pointer:
-                previous = pointer["verification_id"]
-                tx.put("pointer", table, pointer_item, "verification_id = :previous", previous=previous)
-                earlier = self._code(previous)
-                if earlier and earlier["status"] == CodeStatus.ACTIVE:
-                    tx.update(
-                        "previous",
-                        table,
-                        verification_key(previous),
-                        "SET #status = :superseded",
-                        "#status = :active",
-                        superseded=CodeStatus.SUPERSEDED,
-                        active=CodeStatus.ACTIVE,
-                    )
-            else:
-                tx.put("pointer", table, pointer_item, "attribute_not_exists(pk)")
-            try:
-                tx.commit()
-                return
-            except ConditionFailed:
-                continue
-        raise RuntimeError("could not activate the verification code under concurrent requests")
+
+        def supersede(tx: Transaction, previous: str) -> None:
+            earlier = self._code(previous)
+            if earlier and earlier["status"] == CodeStatus.ACTIVE:
+                tx.update(
+                    "previous",
+                    table,
+                    verification_key(previous),
+                    "SET #status = :superseded",
+                    "#status = :active",
+                    superseded=CodeStatus.SUPERSEDED,
+                    active=CodeStatus.ACTIVE,
+                )
+
+        replace_open_item(
+            self.db,
+            table,
+            _active_code_key(account_id),
+            verification_id,
+            expires_at,
+            write_new=activate_new,
+            close_previous=supersede,
+        )
 
     # ----------------------------------------------------------------- 2. check the code
 
@@ -279,14 +279,14 @@ class EmailNumberChange:
             or self.clock() >= permit["expires_at"]
         ):
             raise ServiceError("change_token_invalid")
-        for _ in range(3):
-            account = self.accounts.require(account_id)
+
+        def check(account: Account) -> None:
             if new_number == account.whatsapp_number:
                 raise ServiceError("whatsapp_number_unchanged")
             if self.accounts.owner_of(new_number) not in (None, account_id):
                 raise ServiceError("whatsapp_number_taken")
-            now = int(self.clock())
-            tx = self.db.transaction()
+
+        def consume_permit(tx: Transaction, now: int) -> None:
             tx.update(
                 "permit",
                 self.settings.tokens_table,
@@ -298,21 +298,26 @@ class EmailNumberChange:
                 account=account_id,
                 now=now,
             )
-            self.accounts.stage_number_change(
-                tx, account, new_number, ChangeMethod.EMAIL_CHANGE, permit["verification_id"], now
+
+        try:
+            account, now = self.accounts.commit_number_change(
+                account_id,
+                new_number,
+                ChangeMethod.EMAIL_CHANGE,
+                permit["verification_id"],
+                clock=self.clock,
+                check=check,
+                stage=consume_permit,
             )
-            try:
-                tx.commit()
-            except ConditionFailed as failed:
-                if "permit" in failed.labels:
-                    raise ServiceError("change_token_invalid") from None
-                if "claim" in failed.labels:
-                    raise ServiceError("whatsapp_number_taken") from None
-                continue  # the account changed meanwhile: read it again
-            metrics.add_metric(name="EmailNumberChangeCompleted", unit="Count", value=1)
-            notify_number_changed(self.mailer, account.email, EMAIL_CHANGE_SUCCESS, new_number, now)
-            return NumberUpdated(whatsapp_number=new_number, display=display_number(new_number))
-        raise RuntimeError("account kept changing during the number change")
+        except ConditionFailed as failed:
+            if "permit" in failed.labels:
+                raise ServiceError("change_token_invalid") from None  # used a moment ago
+            if "claim" in failed.labels:
+                raise ServiceError("whatsapp_number_taken") from None
+            raise
+        metrics.add_metric(name="EmailNumberChangeCompleted", unit="Count", value=1)
+        notify_number_changed(self.mailer, account.email, EMAIL_CHANGE_SUCCESS, new_number, now)
+        return NumberUpdated(whatsapp_number=new_number, display=display_number(new_number))
 
     # ----------------------------------------------------------------- helpers
 

@@ -102,8 +102,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "password_locked": ErrorSpec(
         429,
         "Password confirmation locked",
-        "Terlalu banyak percobaan password yang salah. Konfirmasi password dikunci sampai {locked_until}.",
-        "Too many wrong passwords. Password confirmation is locked until {locked_until}.",
+        "Terlalu banyak percobaan password yang salah. Konfirmasi password dikunci sampai pukul {text_locked_until}.",
+        "Too many wrong passwords. Password confirmation is locked until {text_locked_until}.",
     ),
     "forgery_check_failed": ErrorSpec(
         403,
@@ -180,8 +180,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "whatsapp_number_invalid": ErrorSpec(
         422,
         "Invalid WhatsApp number",
-        "{reason}",
-        "{reason_en}",
+        "{text_reason}",
+        "{text_reason_en}",
     ),
     "whatsapp_number_taken": ErrorSpec(
         409,
@@ -220,6 +220,7 @@ class ServiceError(Exception):
     """A business outcome that ends a request with a client-facing error."""
 
     def __init__(self, code: str, *, retry_after: int | None = None, **fields: Any) -> None:
+        """``fields`` fill the texts and, except those named ``text_*``, the problem document."""
         self.spec = CATALOG[code]
         self.code = code
         self.retry_after = retry_after
@@ -236,7 +237,7 @@ class ServiceError(Exception):
 
     def public_fields(self) -> dict[str, Any]:
         """Extra members of the problem document (RFC 9457 extensions) the app may read."""
-        extras = {k: v for k, v in self.fields.items() if not k.startswith("reason")}
+        extras = {k: v for k, v in self.fields.items() if not k.startswith("text_")}
         if self.retry_after is not None:
             extras["retry_after"] = self.retry_after
         return extras

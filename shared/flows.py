@@ -4,13 +4,13 @@ Both work the same way: the app starts a flow, the citizen sends a prepared What
 carries a single-use link token, the webhook receives it (which proves the number), and the blue link
 shows the result. B1 then asks for the account password before the number changes.
 
-Only a keyed hash of the token is stored. Every read checks expiry itself, because DynamoDB removes
-expired items lazily and DynamoDB Local never does.
+Only a keyed hash of the token is stored; the number proposed in B1 waits on the flow sealed with
+the token (``shared.sealing``). Every read checks expiry itself, because DynamoDB removes expired
+items lazily and DynamoDB Local never does.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import time
@@ -22,17 +22,19 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from shared.accounts import AccountRegistry, ChangeMethod
-from shared.clock import iso
+from shared.accounts import Account, AccountRegistry, ChangeMethod
+from shared.clock import iso, wib_time
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo
+from shared.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.errors import ServiceError
 from shared.keys import keyed_hash
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
 from shared.notifications import Mailer, notify_number_changed
 from shared.observability import logger, metrics, tracer
+from shared.open_items import replace_open_item
 from shared.passwords import verify_password
 from shared.phone import mask_email, mask_number
+from shared.sealing import seal, unseal
 
 MIGRATION_SUCCESS = "Migrasi akun aplikasi Jogja Smart Service berhasil"
 CHANGE_SUCCESS = "Pergantian No. WhatsApp Berhasil"
@@ -64,12 +66,14 @@ class FlowStatus(StrEnum):
 
 class FailureReason(StrEnum):
     FORWARDED = "forwarded_message"
+    ACCOUNT_GONE = "account_not_found"
     SENDER_NUMBER_HIDDEN = "sender_number_hidden"
     NUMBER_TAKEN = "number_taken"
     SAME_NUMBER = "same_number"
     ALREADY_LINKED = "whatsapp_already_linked"
     MESSAGE_AFTER_EXPIRY = "message_after_expiry"
     REPLACED = "replaced_by_newer_request"
+    PROPOSAL_UNREADABLE = "proposal_unreadable"
 
 
 _OPEN = (FlowStatus.PENDING, FlowStatus.AWAITING_PASSWORD)
@@ -87,6 +91,7 @@ class Flow:
     finished_at: int | None = None
     number_masked: str | None = None
     password_attempts: int = 0
+    proposed_sealed: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Flow:
@@ -101,6 +106,7 @@ class Flow:
             finished_at=item.get("finished_at"),
             number_masked=item.get("number_masked"),
             password_attempts=int(item.get("password_attempts", 0)),
+            proposed_sealed=item.get("proposed_sealed"),
         )
 
     def status_at(self, now: float) -> FlowStatus:
@@ -121,7 +127,7 @@ class StartedFlow:
 
 @dataclass(frozen=True)
 class LinkView:
-    """What the blue link shows. ``csrf_token`` is set only while the password form is open."""
+    """What the blue link shows, in every state of its flow."""
 
     kind: FlowKind
     status: FlowStatus
@@ -129,13 +135,14 @@ class LinkView:
     number_masked: str | None = None
     reason: str | None = None
     tries_left: int | None = None
-    csrf_token: str | None = None
     success_message: str | None = None
     expires_at: int | None = None
 
 
 @dataclass(frozen=True)
 class ConfirmResult:
+    """The page after a password try: ``error`` says why the try was refused, if it was."""
+
     view: LinkView
     error: ServiceError | None = None
 
@@ -159,7 +166,7 @@ def link_key(token: str) -> dict[str, str]:
     return {"pk": f"LINK#{keyed_hash('link', token)}"}
 
 
-def active_key(account_id: str, kind: FlowKind) -> dict[str, str]:
+def open_flow_key(account_id: str, kind: FlowKind) -> dict[str, str]:
     return {"pk": f"ACTIVE#{kind}#{account_id}"}
 
 
@@ -197,6 +204,11 @@ class WhatsAppFlows:
         self.clock = clock
         self.accounts = AccountRegistry(db, settings)
         self.limiter = SlidingWindowLimiter(db, settings.tokens_table)
+        self.password_window = Window(
+            settings.password_tries_per_account,
+            settings.password_window_seconds,
+            lock_seconds=settings.password_lock_seconds,
+        )
 
     # ----------------------------------------------------------------- starting a flow
 
@@ -224,7 +236,7 @@ class WhatsAppFlows:
             created_at=int(now),
             expires_at=int(now) + self.settings.flow_ttl_seconds,
         )
-        self._create_replacing_open_flow(flow, token)
+        self._open(flow, token)
         metrics.add_metric(name=f"{kind.title().replace('_', '')}Started", unit="Count", value=1)
         link_url = f"{self.settings.public_base_url}/{kind.link_prefix}/{token}"
         message = _prepared_message(kind, link_url)
@@ -237,62 +249,41 @@ class WhatsAppFlows:
             expires_at=flow.expires_at,
         )
 
-    def _create_replacing_open_flow(self, flow: Flow, token: str) -> None:
+    def _open(self, flow: Flow, token: str) -> None:
+        """Writes the flow and its link, replacing the account's open flow of the same kind."""
         table = self.settings.tokens_table
         keep_for = self.settings.flow_ttl_seconds + self.settings.result_view_seconds
-        for _ in range(4):
-            active = self.db.get(table, active_key(flow.account_id, flow.kind))
-            tx = self.db.transaction()
-            tx.put(
-                "flow",
-                table,
-                {
-                    **flow_key(flow.flow_id),
-                    "flow_id": flow.flow_id,
-                    "kind": str(flow.kind),
-                    "account_id": flow.account_id,
-                    "status": str(flow.status),
-                    "created_at": flow.created_at,
-                    "expires_at": flow.expires_at,
-                    "ttl": flow.created_at + keep_for,
-                },
-                "attribute_not_exists(pk)",
-            )
+
+        def write_new(tx: Transaction) -> None:
+            item = {
+                **flow_key(flow.flow_id),
+                "flow_id": flow.flow_id,
+                "kind": str(flow.kind),
+                "account_id": flow.account_id,
+                "status": str(flow.status),
+                "created_at": flow.created_at,
+                "expires_at": flow.expires_at,
+                "ttl": flow.created_at + keep_for,
+            }
+            tx.put("flow", table, item, "attribute_not_exists(pk)")
             tx.put("link", table, {**link_key(token), "flow_id": flow.flow_id, "ttl": flow.expires_at})
-            if active:
-                tx.put(
-                    "active",
-                    table,
-                    {**active_key(flow.account_id, flow.kind), "flow_id": flow.flow_id, "ttl": flow.expires_at},
-                    "flow_id = :previous",
-                    previous=active["flow_id"],
+
+        def close_previous(tx: Transaction, previous_id: str) -> None:
+            previous = self._flow(previous_id)
+            if previous and previous.status in _OPEN:
+                self._stage_finish(
+                    tx, previous, FlowStatus.FAILED, flow.created_at, reason=FailureReason.REPLACED, remove_sealed=True
                 )
-                previous = self._flow(active["flow_id"])
-                if previous and previous.status in _OPEN:
-                    tx.update(
-                        "previous",
-                        table,
-                        flow_key(previous.flow_id),
-                        "SET #status = :failed, reason = :reason, finished_at = :now",
-                        "#status = :open",
-                        failed=str(FlowStatus.FAILED),
-                        reason=str(FailureReason.REPLACED),
-                        now=flow.created_at,
-                        open=str(previous.status),
-                    )
-            else:
-                tx.put(
-                    "active",
-                    table,
-                    {**active_key(flow.account_id, flow.kind), "flow_id": flow.flow_id, "ttl": flow.expires_at},
-                    "attribute_not_exists(pk)",
-                )
-            try:
-                tx.commit()
-                return
-            except ConditionFailed:
-                continue  # another start or the webhook moved the previous flow: read again
-        raise RuntimeError("could not start a flow under concurrent changes")
+
+        replace_open_item(
+            self.db,
+            table,
+            open_flow_key(flow.account_id, flow.kind),
+            flow.flow_id,
+            flow.expires_at,
+            write_new=write_new,
+            close_previous=close_previous,
+        )
 
     # ----------------------------------------------------------------- reading
 
@@ -307,12 +298,15 @@ class WhatsAppFlows:
     @tracer.capture_method(capture_response=False)
     def view_link(self, token: str, kind: FlowKind) -> LinkView:
         """What the blue link shows. Never changes state: chat apps fetch links for previews."""
-        flow = self._visible_flow(token, kind)
-        now = self.clock()
-        status = flow.status_at(now)
-        account = self.accounts.require(flow.account_id)
+        return self._view(self._visible_flow(token, kind))
+
+    def _view(self, flow: Flow) -> LinkView:
+        status = flow.status_at(self.clock())
+        account = self.accounts.get(flow.account_id)
+        if account is None:
+            raise ServiceError("link_not_found")
         view = LinkView(
-            kind=kind,
+            kind=flow.kind,
             status=status,
             account_masked=mask_email(account.email) if account.email else _mask_id(account.account_id),
             number_masked=flow.number_masked,
@@ -320,13 +314,9 @@ class WhatsAppFlows:
             expires_at=flow.expires_at if status in _OPEN else None,
         )
         if status is FlowStatus.COMPLETED:
-            return replace(view, success_message=_success_message(kind))
+            return replace(view, success_message=_success_message(flow.kind))
         if status is FlowStatus.AWAITING_PASSWORD:
-            return replace(
-                view,
-                tries_left=self.settings.password_tries_per_flow - flow.password_attempts,
-                csrf_token=self._csrf_token(token, int(now)),
-            )
+            return replace(view, tries_left=self.settings.password_tries_per_flow - flow.password_attempts)
         return view
 
     def _visible_flow(self, token: str, kind: FlowKind) -> Flow:
@@ -349,10 +339,11 @@ class WhatsAppFlows:
     @tracer.capture_method(capture_response=False)
     def receive(self, message: InboundMessage) -> dict[str, str]:
         """Applies one inbound message. Returns a small outcome record (no personal data) for logs and
-        for the idempotency store."""
-        flow = self._flow_for_text(message.text)
-        if flow is None:
+        for the idempotency store. Business outcomes never raise: Meta must not retry them."""
+        found = self._flow_for_text(message.text)
+        if found is None:
             return {"outcome": "no_token"}
+        flow, token = found
         if flow.status is not FlowStatus.PENDING:
             return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
         # Judged by when the citizen sent it; a delivery Meta retried for longer than the result is
@@ -366,99 +357,124 @@ class WhatsAppFlows:
             return self._fail(flow, FailureReason.FORWARDED)
         if message.sender is None:
             return self._fail(flow, FailureReason.SENDER_NUMBER_HIDDEN)
-        if flow.kind is FlowKind.MIGRATION:
-            return self._complete_migration(flow, message.sender)
-        return self._propose_change(flow, message.sender)
+        try:
+            if flow.kind is FlowKind.MIGRATION:
+                return self._complete_migration(flow, message.sender)
+            return self._propose_change(flow, token, message.sender)
+        except _Refused as refused:
+            return self._fail(flow, refused.reason, message.sender)
+        except ServiceError as error:  # the account behind the flow is gone
+            if error.code != "account_not_found":
+                raise
+            return self._fail(flow, FailureReason.ACCOUNT_GONE)
 
-    def _flow_for_text(self, text: str) -> Flow | None:
+    def _flow_for_text(self, text: str) -> tuple[Flow, str] | None:
         # People edit the draft, so look for the token anywhere; a few lookups at most per message.
         for candidate in _TOKEN_CANDIDATE.findall(text)[:_MAX_CANDIDATES]:
             link = self.db.get(self.settings.tokens_table, link_key(candidate))
             if link and (flow := self._flow(link["flow_id"])):
-                return flow
+                return flow, candidate
         return None
 
     def _complete_migration(self, flow: Flow, sender: str) -> dict[str, str]:
-        for _ in range(3):
-            account = self.accounts.require(flow.account_id)
+        def check(account: Account) -> None:
             if account.whatsapp_number:
-                return self._fail(flow, FailureReason.ALREADY_LINKED)
-            if self.accounts.owner_of(sender) not in (None, account.account_id):
-                return self._fail(flow, FailureReason.NUMBER_TAKEN, sender)
-            now = int(self.clock())
-            tx = self.db.transaction()
-            self._stage_finish(tx, flow, FlowStatus.PENDING, FlowStatus.COMPLETED, now, sender)
-            self.accounts.stage_number_change(
-                tx, account, sender, ChangeMethod.WHATSAPP_MIGRATION, flow.flow_id, now, also_phone_number=True
-            )
-            try:
-                tx.commit()
-            except ConditionFailed as failed:
-                if "flow" in failed.labels:
-                    return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
-                if "claim" in failed.labels:
-                    return self._fail(flow, FailureReason.NUMBER_TAKEN, sender)
-                continue  # the account changed meanwhile: read it again
-            metrics.add_metric(name="MigrationCompleted", unit="Count", value=1)
-            notify_number_changed(self.mailer, account.email, MIGRATION_SUCCESS, sender, now)
-            return {"outcome": "completed", "flow_id": flow.flow_id}
-        raise RuntimeError("account kept changing during migration")
+                raise _Refused(FailureReason.ALREADY_LINKED)
+            self._refuse_if_taken(account, sender)
 
-    def _propose_change(self, flow: Flow, sender: str) -> dict[str, str]:
+        def stage(tx: Transaction, now: int) -> None:
+            self._stage_finish(tx, flow, FlowStatus.COMPLETED, now, number=sender)
+
+        done = self._commit_change(flow, sender, ChangeMethod.WHATSAPP_MIGRATION, check, stage, also_phone=True)
+        if done is None:
+            return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
+        account, now = done
+        metrics.add_metric(name="MigrationCompleted", unit="Count", value=1)
+        notify_number_changed(self.mailer, account.email, MIGRATION_SUCCESS, sender, now)
+        return {"outcome": "completed", "flow_id": flow.flow_id}
+
+    def _propose_change(self, flow: Flow, token: str, sender: str) -> dict[str, str]:
+        """B1: the sender becomes the proposed number, sealed on the flow until the password."""
         account = self.accounts.require(flow.account_id)
         if sender == account.whatsapp_number:
-            return self._fail(flow, FailureReason.SAME_NUMBER, sender)
-        if self.accounts.owner_of(sender) not in (None, account.account_id):
-            return self._fail(flow, FailureReason.NUMBER_TAKEN, sender)
-        tx = self.db.transaction()
-        tx.update(
-            "flow",
-            self.settings.tokens_table,
-            flow_key(flow.flow_id),
-            "SET #status = :next, number_masked = :masked, number_hash = :hash",
-            "#status = :pending",
-            next=str(FlowStatus.AWAITING_PASSWORD),
-            masked=mask_number(sender),
-            hash=keyed_hash("number", sender),
-            pending=str(FlowStatus.PENDING),
-        )
-        self.accounts.propose(tx, account, sender, flow.flow_id)
+            raise _Refused(FailureReason.SAME_NUMBER)
+        self._refuse_if_taken(account, sender)
         try:
-            tx.commit()
+            self.db.update(
+                self.settings.tokens_table,
+                flow_key(flow.flow_id),
+                "SET #status = :next, number_masked = :masked, proposed_sealed = :sealed",
+                "#status = :pending",
+                next=str(FlowStatus.AWAITING_PASSWORD),
+                masked=mask_number(sender),
+                sealed=seal(token, flow.flow_id, sender),
+                pending=str(FlowStatus.PENDING),
+            )
         except ConditionFailed:
             return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
         return {"outcome": "awaiting_password", "flow_id": flow.flow_id}
 
+    def _refuse_if_taken(self, account: Account, number: str) -> None:
+        if self.accounts.owner_of(number) not in (None, account.account_id):
+            raise _Refused(FailureReason.NUMBER_TAKEN)
+
+    def _commit_change(
+        self,
+        flow: Flow,
+        number: str,
+        method: str,
+        check: Callable[[Account], None],
+        stage: Callable[[Transaction, int], None],
+        also_phone: bool = False,
+    ) -> tuple[Account, int] | None:
+        """The number change and the flow's completion in one transaction; None when another
+        request finished the flow first. A number claimed meanwhile is refused as taken."""
+        try:
+            return self.accounts.commit_number_change(
+                flow.account_id,
+                number,
+                method,
+                flow.flow_id,
+                clock=self.clock,
+                check=check,
+                stage=stage,
+                also_phone_number=also_phone,
+            )
+        except ConditionFailed as failed:
+            if "flow" in failed.labels:
+                return None
+            if "claim" in failed.labels:
+                raise _Refused(FailureReason.NUMBER_TAKEN) from None
+            raise
+
     # ----------------------------------------------------------------- B1: password confirmation
 
     @tracer.capture_method(capture_response=False)
-    def confirm_password(self, token: str, password: str, csrf_token: str | None) -> ConfirmResult:
-        """Checks the password and, if right, changes the number. A refused try comes back as the
-        page to show again with the error, so a form can say what went wrong and how many tries remain."""
-        try:
-            return ConfirmResult(self._confirm(token, password, csrf_token))
-        except ServiceError as error:
-            if error.code == "link_not_found":
-                raise
-            return ConfirmResult(self.view_link(token, FlowKind.NUMBER_CHANGE), error)
-
-    def _confirm(self, token: str, password: str, csrf_token: str | None) -> LinkView:
+    def confirm_password(self, token: str, password: str) -> ConfirmResult:
+        """Checks the password and, if right, changes the number. A refused try comes back with the
+        page to show again, so a form can say what went wrong and how many tries remain."""
         flow = self._visible_flow(token, FlowKind.NUMBER_CHANGE)
-        if not self._csrf_valid(token, csrf_token):
-            raise ServiceError("forgery_check_failed")
+        try:
+            return ConfirmResult(self._confirm(flow, token, password))
+        except _Finished:
+            return ConfirmResult(self._view(self._flow(flow.flow_id) or flow))
+        except ServiceError as error:
+            return ConfirmResult(self._view(self._flow(flow.flow_id) or flow), error)
+
+    def _confirm(self, flow: Flow, token: str, password: str) -> LinkView:
         status = flow.status_at(self.clock())
         if status is FlowStatus.PENDING:
             raise ServiceError("flow_awaiting_message")
         if status is FlowStatus.LOCKED:
             raise ServiceError("flow_locked")
         if status is not FlowStatus.AWAITING_PASSWORD:
-            return self.view_link(token, FlowKind.NUMBER_CHANGE)  # done or failed: show it, change nothing
+            return self._view(flow)  # done or failed: show it, change nothing
 
         account = self.accounts.require(flow.account_id)
-        self._count_account_password_try(account.account_id)
+        limit_name = _password_limit(account.account_id)
+        self._refuse_if_account_locked(limit_name)
         attempts = self._count_flow_password_try(flow)
-        if attempts is None:
-            return self._view_after_race(token)
+        self._count_account_password_try(limit_name)
 
         if not verify_password(password, account.password_hash):
             metrics.add_metric(name="WrongPassword", unit="Count", value=1)
@@ -468,60 +484,51 @@ class WhatsAppFlows:
                 raise ServiceError("flow_locked")
             raise ServiceError("wrong_password", tries_left=tries_left)
 
-        self.limiter.reset(self._password_limit_name(account.account_id))
-        return self._complete_change(token, flow)
+        self.limiter.reset(limit_name)
+        new_number = unseal(token, flow.flow_id, flow.proposed_sealed or "")
+        if new_number is None:  # the server key changed since the message arrived
+            self._fail(flow, FailureReason.PROPOSAL_UNREADABLE, expected=FlowStatus.AWAITING_PASSWORD)
+            return self._view(self._flow(flow.flow_id) or flow)
+        return self._complete_change(flow, new_number)
 
-    def _complete_change(self, token: str, flow: Flow) -> LinkView:
-        for _ in range(3):
-            account = self.accounts.require(flow.account_id)
-            if account.proposed_for_flow != flow.flow_id or not account.proposed_number:
-                return self._view_after_race(token)
-            new_number = account.proposed_number
-            now = int(self.clock())
-            tx = self.db.transaction()
-            self._stage_finish(tx, flow, FlowStatus.AWAITING_PASSWORD, FlowStatus.COMPLETED, now, new_number)
-            self.accounts.stage_number_change(tx, account, new_number, ChangeMethod.WHATSAPP_CHANGE, flow.flow_id, now)
-            try:
-                tx.commit()
-            except ConditionFailed as failed:
-                if "flow" in failed.labels:
-                    return self._view_after_race(token)
-                if "claim" in failed.labels:
-                    self._fail(flow, FailureReason.NUMBER_TAKEN, new_number, expected=FlowStatus.AWAITING_PASSWORD)
-                    return self.view_link(token, FlowKind.NUMBER_CHANGE)
-                continue
+    def _complete_change(self, flow: Flow, new_number: str) -> LinkView:
+        def check(account: Account) -> None:
+            if account.whatsapp_number == new_number:
+                raise _Refused(FailureReason.SAME_NUMBER)
+            self._refuse_if_taken(account, new_number)
+
+        def stage(tx: Transaction, now: int) -> None:
+            self._stage_finish(tx, flow, FlowStatus.COMPLETED, now, number=new_number, remove_sealed=True)
+
+        try:
+            done = self._commit_change(flow, new_number, ChangeMethod.WHATSAPP_CHANGE, check, stage)
+        except _Refused as refused:
+            self._fail(flow, refused.reason, new_number, expected=FlowStatus.AWAITING_PASSWORD)
+            return self._view(self._flow(flow.flow_id) or flow)
+        if done is not None:
+            account, now = done
             metrics.add_metric(name="NumberChangeCompleted", unit="Count", value=1)
             notify_number_changed(self.mailer, account.email, CHANGE_SUCCESS, new_number, now)
-            return self.view_link(token, FlowKind.NUMBER_CHANGE)
-        raise RuntimeError("account kept changing during number change")
+        return self._view(self._flow(flow.flow_id) or flow)  # done, by this request or a parallel one
 
-    def _view_after_race(self, token: str) -> LinkView:
-        """Another request finished or locked the flow a moment ago: show what it left."""
-        view = self.view_link(token, FlowKind.NUMBER_CHANGE)
-        if view.status is FlowStatus.LOCKED:
-            raise ServiceError("flow_locked")
-        return view
-
-    def _password_limit_name(self, account_id: str) -> str:
-        return f"password#{account_id}"
-
-    def _count_account_password_try(self, account_id: str) -> None:
-        window = Window(
-            self.settings.password_tries_per_account,
-            self.settings.password_window_seconds,
-            lock_seconds=self.settings.password_lock_seconds,
-        )
+    def _refuse_if_account_locked(self, limit_name: str) -> None:
+        """Across flows, too many wrong passwords lock confirmation for the account for a while."""
+        now = self.clock()
         try:
-            self.limiter.hit(self._password_limit_name(account_id), [window], self.clock())
+            self.limiter.check(limit_name, self.password_window, now)
         except LimitReached as limit:
-            metrics.add_metric(name="PasswordLocked", unit="Count", value=1)
-            locked_until = int(self.clock()) + limit.retry_after
-            raise ServiceError(
-                "password_locked", retry_after=limit.retry_after, locked_until=iso(locked_until)
-            ) from None
+            raise _password_locked(limit, now) from None
 
-    def _count_flow_password_try(self, flow: Flow) -> int | None:
-        """Counts a try before the comparison; None when the flow is no longer open for tries."""
+    def _count_account_password_try(self, limit_name: str) -> None:
+        """Records the try for the account-wide lock (atomically: parallel tries cannot slip past)."""
+        now = self.clock()
+        try:
+            self.limiter.hit(limit_name, [self.password_window], now)
+        except LimitReached as limit:
+            raise _password_locked(limit, now) from None
+
+    def _count_flow_password_try(self, flow: Flow) -> int:
+        """Counts a try on the flow before the comparison. A flow with no tries left is locked."""
         try:
             item = self.db.update(
                 self.settings.tokens_table,
@@ -533,21 +540,14 @@ class WhatsAppFlows:
                 max=self.settings.password_tries_per_flow,
             )
         except ConditionFailed:
-            return None
+            current = self._flow(flow.flow_id) or flow
+            if current.status is FlowStatus.AWAITING_PASSWORD:  # out of tries, lock not yet written
+                self._finish(current, FlowStatus.LOCKED, None, expected=FlowStatus.AWAITING_PASSWORD)
+                raise ServiceError("flow_locked") from None
+            if current.status is FlowStatus.LOCKED:
+                raise ServiceError("flow_locked") from None
+            raise _Finished from None
         return int(item["password_attempts"])
-
-    def _csrf_token(self, token: str, issued_at: int) -> str:
-        return f"{issued_at}.{keyed_hash('csrf', f'{token}.{issued_at}')}"
-
-    def _csrf_valid(self, token: str, csrf_token: str | None) -> bool:
-        given = csrf_token or ""
-        issued, _, _ = given.partition(".")
-        # ASCII only: isdigit() accepts digits int() refuses, and compare_digest refuses non-ASCII.
-        if not given.isascii() or not issued.isdigit():
-            return False
-        if self.clock() - int(issued) > self.settings.flow_ttl_seconds:
-            return False
-        return hmac.compare_digest(self._csrf_token(token, int(issued)), given)
 
     # ----------------------------------------------------------------- shared steps
 
@@ -556,19 +556,30 @@ class WhatsAppFlows:
         return Flow.from_item(item) if item else None
 
     def _stage_finish(
-        self, tx: Any, flow: Flow, expected: FlowStatus, status: FlowStatus, now: int, number: str
+        self,
+        tx: Transaction,
+        flow: Flow,
+        status: FlowStatus,
+        now: int,
+        *,
+        number: str | None = None,
+        reason: FailureReason | None = None,
+        remove_sealed: bool = False,
+        expected: FlowStatus | None = None,
     ) -> None:
+        """Adds to ``tx`` the move of an open flow to a final state, on condition it is still in the
+        state it was read in (or ``expected``)."""
+        assignments = ["#status = :status", "finished_at = :now"]
+        values: dict[str, Any] = {"status": str(status), "now": now, "expected": str(expected or flow.status)}
+        if reason is not None:
+            assignments.append("reason = :reason")
+            values["reason"] = str(reason)
+        if number is not None:
+            assignments.append("number_masked = :masked")
+            values["masked"] = mask_number(number)
+        expression = "SET " + ", ".join(assignments) + (" REMOVE proposed_sealed" if remove_sealed else "")
         tx.update(
-            "flow",
-            self.settings.tokens_table,
-            flow_key(flow.flow_id),
-            "SET #status = :status, finished_at = :now, number_masked = :masked, number_hash = :hash",
-            "#status = :expected",
-            status=str(status),
-            now=now,
-            masked=mask_number(number),
-            hash=keyed_hash("number", number),
-            expected=str(expected),
+            "flow", self.settings.tokens_table, flow_key(flow.flow_id), expression, "#status = :expected", **values
         )
 
     def _fail(
@@ -591,19 +602,37 @@ class WhatsAppFlows:
         number: str | None = None,
         expected: FlowStatus = FlowStatus.PENDING,
     ) -> None:
-        assignments = "SET #status = :status, finished_at = :now"
-        values: dict[str, Any] = {"status": str(status), "now": int(self.clock()), "expected": str(expected)}
-        if reason is not None:
-            assignments += ", reason = :reason"
-            values["reason"] = str(reason)
-        if number is not None:
-            assignments += ", number_masked = :masked"
-            values["masked"] = mask_number(number)
-        # If someone else finished the flow first, their outcome stands.
+        """Ends the flow unless someone else ended it first (their outcome stands). A sealed
+        proposed number goes with it."""
+        tx = self.db.transaction()
+        now = int(self.clock())
+        self._stage_finish(tx, flow, status, now, number=number, reason=reason, remove_sealed=True, expected=expected)
         with suppress(ConditionFailed):
-            self.db.update(
-                self.settings.tokens_table, flow_key(flow.flow_id), assignments, "#status = :expected", **values
-            )
+            tx.commit()
+
+
+class _Refused(Exception):
+    """A message or a confirmation that cannot change the number, for a reason the page explains."""
+
+    def __init__(self, reason: FailureReason) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+class _Finished(Exception):
+    """The flow was finished by a parallel request while this one was on its way."""
+
+
+def _password_locked(limit: LimitReached, now: float) -> ServiceError:
+    metrics.add_metric(name="PasswordLocked", unit="Count", value=1)
+    until = now + limit.retry_after
+    return ServiceError(
+        "password_locked", retry_after=limit.retry_after, locked_until=iso(until), text_locked_until=wib_time(until)
+    )
+
+
+def _password_limit(account_id: str) -> str:
+    return f"password#{account_id}"
 
 
 def _mask_id(account_id: str) -> str:

@@ -45,18 +45,19 @@ class WebhookReceiver:
         self.config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=KEEP_MESSAGE_IDS_SECONDS)
         self._apply_once: Any = None
 
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        """Lets an in-progress marker expire with the invocation, so a crash does not block retries."""
-        self.config.register_lambda_context(context)
-
     def handshake(self, mode: str | None, token: str | None, challenge: str | None) -> str:
         answer = handshake_answer(mode, token, challenge, secret("WHATSAPP_VERIFY_TOKEN"))
         if answer is None:
             raise ServiceError("verification_failed")
         return answer
 
-    def receive(self, raw_body: bytes, signature: str | None) -> DeliveryReport:
-        """Checks the signature before anything else, then applies every text message to us."""
+    def receive(self, raw_body: bytes, signature: str | None, context: LambdaContext | None = None) -> DeliveryReport:
+        """Checks the signature before anything else, then applies every text message to us.
+
+        The Lambda context lets an in-progress marker expire with the invocation, so a crash mid-way
+        does not block Meta's retries."""
+        if context is not None:
+            self.config.register_lambda_context(context)
         if not signature_valid(secret("WHATSAPP_APP_SECRET"), raw_body, signature):
             metrics.add_metric(name="WebhookBadSignature", unit="Count", value=1)
             raise ServiceError("invalid_signature")
@@ -67,9 +68,19 @@ class WebhookReceiver:
             # Signed by Meta but not understood: acknowledge, or Meta retries it for a week.
             logger.warning("signed webhook delivery not understood")
             return report
+        failure: Exception | None = None
         for message in inbound_text_messages(delivery, self.settings.whatsapp_phone_number_id):
-            report.outcomes.append(self._apply(message) if message else "ignored")
+            try:
+                report.outcomes.append(self._apply(message) if message else "ignored")
+            except Exception as error:  # infrastructure, not a business outcome
+                # Apply the others first; then fail the request so Meta retries. Messages already
+                # applied are recognised by their id on the retry.
+                logger.exception("webhook message not applied")
+                report.outcomes.append("error")
+                failure = failure or error
         metrics.add_metric(name="WebhookMessages", unit="Count", value=len(report.outcomes))
+        if failure is not None:
+            raise failure
         return report
 
     def _apply(self, message: InboundMessage) -> str:

@@ -1,8 +1,14 @@
-"""Server secrets: the token HMAC key, the WhatsApp app secret and the webhook verify token.
+"""Server secrets and the keyed hashes made with them.
+
+- ``TOKEN_HMAC_KEY`` hashes short-lived credentials (link tokens, email codes, change tokens) and
+  signs anti-forgery values. It may be rotated: only flows in progress (minutes) are lost.
+- ``NUMBER_HASH_KEY`` fingerprints phone numbers for the one-number-one-account claims and the audit
+  trail. Those records are permanent, so this key must never change.
+- ``WHATSAPP_APP_SECRET`` and ``WHATSAPP_VERIFY_TOKEN`` are Meta's webhook secrets.
 
 On AWS each secret is named by ``<NAME>_PARAMETER`` (an SSM SecureString) or ``<NAME>_SECRET_ID``
-(Secrets Manager) and fetched through Powertools Parameters, which caches it for five minutes so a
-rotation reaches warm containers. Locally the value itself sits in ``<NAME>``.
+(Secrets Manager) and fetched through Powertools Parameters, cached for five minutes so a rotation
+reaches warm containers. Locally the value itself sits in ``<NAME>``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ def secret(name: str) -> str:
 
 
 def keyed_hash(purpose: str, value: str) -> str:
-    """HMAC-SHA256 of a token, code or phone number; the purpose keeps the hash spaces apart."""
+    """HMAC-SHA256 of a short-lived token or code; the purpose keeps the hash spaces apart."""
     key = secret("TOKEN_HMAC_KEY").encode()
     return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def number_fingerprint(e164: str) -> str:
+    """The stable keyed hash of a phone number, for claims and audit records."""
+    key = secret("NUMBER_HASH_KEY").encode()
+    return hmac.new(key, f"number\x00{e164}".encode(), hashlib.sha256).hexdigest()

@@ -7,6 +7,8 @@ read, so two requests at the same moment can never both take the last slot.
 from __future__ import annotations
 
 import math
+import random
+import time
 from dataclasses import dataclass
 
 from shared.dynamo import ConditionFailed, Dynamo
@@ -62,7 +64,7 @@ class SlidingWindowLimiter:
     def hit(self, name: str, windows: list[Window], now: float) -> None:
         """Records one hit if every window has room, else raises ``LimitReached`` for the tightest."""
         longest = max(w.seconds for w in windows)
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             item = self.db.get(self.table, self._key(name)) or {}
             version = int(item.get("version", 0))
             hits = sorted(h for h in item.get("hits", []) if h > now - longest)
@@ -73,12 +75,13 @@ class SlidingWindowLimiter:
                 self._write(name, [*hits, now], version, now + longest)
                 return
             except ConditionFailed:
-                continue
-        raise RuntimeError(f"limit {name} kept changing under concurrent writes")
+                _back_off(attempt)
+        # Still contended after every try: a burst at this very moment. Ask the caller to come back.
+        raise LimitReached(1, windows[0])
 
     def remove(self, name: str, hit: float) -> None:
         """Takes back one recorded hit (the action it counted did not happen)."""
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             item = self.db.get(self.table, self._key(name))
             if not item or hit not in item.get("hits", []):
                 return
@@ -88,7 +91,7 @@ class SlidingWindowLimiter:
                 self._write(name, hits, int(item["version"]), int(item.get("ttl", hit)))
                 return
             except ConditionFailed:
-                continue
+                _back_off(attempt)
 
     def reset(self, name: str) -> None:
         self.db.delete(self.table, self._key(name))
@@ -100,3 +103,8 @@ class SlidingWindowLimiter:
             "attribute_not_exists(pk) OR version = :version",
             version=version,
         )
+
+
+def _back_off(attempt: int) -> None:
+    """Jittered, growing pause after a lost race, so a burst of writers spreads out."""
+    time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not a secret

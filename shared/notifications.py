@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.clock import wib_datetime
 from shared.observability import logger, metrics
 from shared.phone import mask_number
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
-
-# Yogyakarta keeps Western Indonesian Time all year.
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class MailNotSent(Exception):
@@ -65,10 +62,6 @@ class Mailer:
         return response["MessageId"]
 
 
-def _wib(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, WIB).strftime("%d-%m-%Y %H:%M WIB")
-
-
 def _html(paragraphs: list[str]) -> str:
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     return f'<!doctype html><html lang="id"><body style="font-family:sans-serif">{body}</body></html>'
@@ -89,7 +82,7 @@ def number_changed_email(headline: str, masked_number: str, at: int) -> Email:
         [
             "Halo,",
             f"{headline}. Nomor WhatsApp akun Jogja Smart Service Anda sekarang {masked_number} "
-            f"(diubah pada {_wib(at)}).",
+            f"(diubah pada {wib_datetime(at)}).",
             _NOT_YOU,
             _SIGNATURE,
         ],

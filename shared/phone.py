@@ -15,7 +15,7 @@ _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 def _invalid(reason_id: str, reason_en: str) -> ServiceError:
-    return ServiceError("whatsapp_number_invalid", reason=reason_id, reason_en=reason_en)
+    return ServiceError("whatsapp_number_invalid", text_reason=reason_id, text_reason_en=reason_en)
 
 
 def _too_long() -> ServiceError:

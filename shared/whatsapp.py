@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,7 +65,7 @@ class _Metadata(_Lenient):
 
 class _Value(_Lenient):
     metadata: _Metadata = _Metadata()
-    messages: list[dict[str, object]] = []
+    messages: list[Any] = []  # each item is validated on its own
 
 
 class _Change(_Lenient):

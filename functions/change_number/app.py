@@ -7,7 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from shared.flows import FlowKind
 from shared.services import whatsapp_flows
-from shared.web.api import caller_account_id, create_app, lambda_handler_for, parse_form
+from shared.web import anti_forgery
+from shared.web.api import caller_account_id, create_app, is_form_post, lambda_handler_for, parse_form
 from shared.web.models import FLOW_ID, FLOW_STARTED, FlowStarted, FlowState, PasswordConfirmation
 from shared.web.pages import link_response
 
@@ -28,14 +29,16 @@ def number_change_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> Flow
 @app.get("/c/<token>", summary="The blue link of a number change: waiting, or the password form")
 def number_change_link(token: str) -> Response[str]:
     view = whatsapp_flows().view_link(token, FlowKind.NUMBER_CHANGE)
-    return link_response(view, app.current_event.headers)
+    return link_response(view, token, app.current_event.headers)
 
 
 @app.post("/c/<token>", summary="Confirm the number change with the account password (form post or JSON)")
 def confirm_number_change(token: str) -> Response[str]:
-    form = parse_form(app.current_event, PasswordConfirmation)
-    result = whatsapp_flows().confirm_password(token, form.password, form.csrf_token)
-    return link_response(result.view, app.current_event.headers, result.error)
+    event = app.current_event
+    form = parse_form(event, PasswordConfirmation)
+    anti_forgery.require(token, form.csrf_token, is_form_post(event))
+    result = whatsapp_flows().confirm_password(token, form.password)
+    return link_response(result.view, token, event.headers, result.error)
 
 
 lambda_handler = lambda_handler_for(app)

@@ -28,7 +28,7 @@ def migration_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> FlowStat
 @app.get("/m/<token>", summary="The blue link of a migration (HTML, or JSON on request)")
 def migration_link(token: str) -> Response[str]:
     view = whatsapp_flows().view_link(token, FlowKind.MIGRATION)
-    return link_response(view, app.current_event.headers)
+    return link_response(view, token, app.current_event.headers)
 
 
 lambda_handler = lambda_handler_for(app)

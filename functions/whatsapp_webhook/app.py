@@ -27,9 +27,7 @@ def receive() -> Response[str]:
     event = app.current_event
     # The signature covers the exact bytes Meta sent.
     raw = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
-    receiver = webhook_receiver()
-    receiver.register_lambda_context(app.lambda_context)
-    report = receiver.receive(raw, event.headers.get("x-hub-signature-256"))
+    report = webhook_receiver().receive(raw, event.headers.get("x-hub-signature-256"), app.lambda_context)
     return json_response(200, report.as_dict())
 
 

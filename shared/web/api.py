@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,7 +22,6 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import ServiceError
 from shared.observability import logger, metrics, tracer
-from shared.web import pages
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -65,10 +65,20 @@ def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
     def answer(error: ServiceError, extra: dict[str, Any] | None = None) -> Response[str]:
+        from shared.web import pages  # only link routes render pages
+
         event = app.current_event
         if pages.is_link_path(event.path) and pages.wants_html(event.headers):
             return pages.error_page(error, pages.language(event.headers))
         return problem_response(error, extra)
+
+    def no_store(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        # Answers carry change tokens and contact data: no browser or proxy may keep them.
+        response = next_middleware(app)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.use(middlewares=[no_store])
 
     @app.exception_handler(ServiceError)
     def service_error(error: ServiceError) -> Response[str]:
@@ -97,15 +107,26 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
+def _media_type(event: APIGatewayProxyEventV2) -> str:
+    return event.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_form_post(event: APIGatewayProxyEventV2) -> bool:
+    return _media_type(event) == "application/x-www-form-urlencoded"
+
+
 def parse_form(event: APIGatewayProxyEventV2, model: type[FormModel]) -> FormModel:
-    """A body that may come as an HTML form post or as JSON, checked by a pydantic model."""
-    content_type = event.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = event.decoded_body or ""
+    """A body sent as an HTML form post or as JSON (nothing else: a cross-site ``text/plain`` form
+    must not pass for JSON), checked by a pydantic model."""
+    media_type = _media_type(event)
     try:
-        if content_type == "application/x-www-form-urlencoded":
+        body = event.decoded_body or ""  # API Gateway base64-encodes form posts
+        if media_type == "application/x-www-form-urlencoded":
             data: Any = {key: values[0] for key, values in parse_qs(body, max_num_fields=20).items()}
-        else:
+        elif media_type == "application/json":
             data = json.loads(body)
+        else:
+            raise ValueError(f"unsupported media type {media_type!r}")
         return model.model_validate(data)
     except (ValueError, ValidationError):
         raise ServiceError("invalid_request") from None

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import iso
-from shared.flows import Flow, FlowStatus, StartedFlow
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the contact function has no flows to load
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+    from shared.flows import Flow, FlowStatus, StartedFlow
+
+_STATES_WITH_REASON = ("failed", "expired")
 
 FLOW_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -65,7 +68,8 @@ class FlowState(BaseModel):
         return cls(
             flow_id=flow.flow_id,
             status=str(status),
-            reason=flow.reason if status is FlowStatus.FAILED else None,
+            # Failed flows say why; an expired one says so when a late message met it.
+            reason=flow.reason if str(status) in _STATES_WITH_REASON else None,
             number_masked=flow.number_masked,
             expires_at=iso(flow.expires_at),
         )
@@ -92,7 +96,7 @@ class CodeSentAnswer(BaseModel):
 
 
 class CodeEntry(_Strict):
-    code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(description="The 6 digits from the email.")
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] = Field(description="The 6 digits from the email.")
 
 
 class ChangePermitAnswer(BaseModel):

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import Response
 from shared.clock import iso
 from shared.errors import ServiceError
 from shared.flows import FailureReason, FlowKind, FlowStatus, LinkView
+from shared.web import anti_forgery
 
 REFRESH_SECONDS = 5
 
@@ -148,7 +149,8 @@ def language(headers: Mapping[str, str]) -> str:
 
 
 def wants_html(headers: Mapping[str, str]) -> bool:
-    return "application/json" not in _header(headers, "accept")
+    """Browsers get pages; a client that sends or asks for JSON gets JSON."""
+    return "application/json" not in _header(headers, "accept") + _header(headers, "content-type")
 
 
 def is_link_path(path: str) -> bool:
@@ -162,8 +164,10 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str:
     return ""
 
 
-def page_headers(nonce: str) -> dict[str, str]:
+def page_headers(nonce: str, retry_after: int | None = None) -> dict[str, str]:
+    extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     return {
+        **extra,
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
@@ -175,7 +179,9 @@ def page_headers(nonce: str) -> dict[str, str]:
     }
 
 
-def _render(lang: str, status: int, title: str, body: str, tone: str = "", refresh: bool = False) -> Response[str]:
+def _render(
+    lang: str, status: int, title: str, body: str, tone: str = "", refresh: bool = False, retry_after: int | None = None
+) -> Response[str]:
     nonce = secrets.token_urlsafe(16)
     document = _PAGE.substitute(
         lang=lang,
@@ -187,7 +193,10 @@ def _render(lang: str, status: int, title: str, body: str, tone: str = "", refre
         refresh=f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">\n' if refresh else "",
     )
     return Response(
-        status_code=status, content_type="text/html; charset=utf-8", body=document, headers=page_headers(nonce)
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=document,
+        headers=page_headers(nonce, retry_after),
     )
 
 
@@ -206,10 +215,11 @@ def reason_text(reason: str | None, lang: str) -> str:
     return _TEXT[lang]["start_again"]
 
 
-def link_page(view: LinkView, lang: str, error: ServiceError | None = None) -> Response[str]:
+def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None = None) -> Response[str]:
     """The page for one state of a flow; ``error`` (a refused password, say) shows above the form."""
     t = _TEXT[lang]
     status = error.status if error else 200
+    retry_after = error.retry_after if error else None
     alert = f'<p class="alert" role="alert" id="problem">{html.escape(error.detail(lang))}</p>' if error else ""
     number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
     facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked)])
@@ -223,13 +233,13 @@ def link_page(view: LinkView, lang: str, error: ServiceError | None = None) -> R
         described = ' aria-describedby="problem" aria-invalid="true"' if error else ""
         form = (
             '<form method="post" action="" autocomplete="off">'
-            f'<input type="hidden" name="csrf_token" value="{html.escape(view.csrf_token or "")}">'
+            f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
             f'<label for="password">{t["password"]}</label>'
             f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
             f'<button type="submit">{t["submit"]}</button></form>'
         )
         body = alert + _p(t["confirm_body"]) + facts + form
-        return _render(lang, status, t["confirm_title"], body)
+        return _render(lang, status, t["confirm_title"], body, retry_after=retry_after)
     if view.status is FlowStatus.LOCKED:
         detail = ServiceError("flow_locked").detail(lang)
         return _render(lang, error.status if error else 200, t["locked_title"], _p(detail) + facts, "bad")
@@ -240,10 +250,10 @@ def link_page(view: LinkView, lang: str, error: ServiceError | None = None) -> R
 def error_page(error: ServiceError, lang: str) -> Response[str]:
     t = _TEXT[lang]
     title = t["not_found_title"] if error.status == 404 else t["error_title"]
-    return _render(lang, error.status, title, _p(error.detail(lang)), "bad")
+    return _render(lang, error.status, title, _p(error.detail(lang)), "bad", retry_after=error.retry_after)
 
 
-def link_payload(view: LinkView, lang: str) -> dict[str, Any]:
+def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:
     """The JSON form of a link page, for ``Accept: application/json``."""
     return {
         "kind": str(view.kind),
@@ -254,22 +264,24 @@ def link_payload(view: LinkView, lang: str) -> dict[str, Any]:
         "reason": view.reason,
         "reason_text": reason_text(view.reason, lang) if view.reason else None,
         "tries_left": view.tries_left,
-        "csrf_token": view.csrf_token,
+        "csrf_token": anti_forgery.issue(token) if view.status is FlowStatus.AWAITING_PASSWORD else None,
         "expires_at": iso(view.expires_at) if view.expires_at else None,
     }
 
 
-def link_response(view: LinkView, headers: Mapping[str, str], error: ServiceError | None = None) -> Response[str]:
+def link_response(
+    view: LinkView, token: str, headers: Mapping[str, str], error: ServiceError | None = None
+) -> Response[str]:
     """The page, or its JSON form, for one flow state."""
     lang = language(headers)
     if wants_html(headers):
-        return link_page(view, lang, error)
+        return link_page(view, token, lang, error)
     if error:
         raise error
     nonce = secrets.token_urlsafe(16)
     return Response(
         status_code=200,
         content_type="application/json",
-        body=json.dumps(link_payload(view, lang), ensure_ascii=False),
+        body=json.dumps(link_payload(view, token, lang), ensure_ascii=False),
         headers=page_headers(nonce),
     )

@@ -12,12 +12,14 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 import pytest
@@ -26,10 +28,12 @@ import requests
 from devserver import meta
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 APP_SECRET = "integration-app-secret"
 VERIFY_TOKEN = "integration-verify-token"
 PHONE_NUMBER_ID = "100000000000001"
 HMAC_KEY = "integration-hmac-key"
+NUMBER_KEY = "integration-number-key"
 
 
 def _free_port() -> int:
@@ -61,6 +65,7 @@ def stack() -> Iterator[Stack]:
         "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
         "TOKEN_HMAC_KEY": HMAC_KEY,
+        "NUMBER_HASH_KEY": NUMBER_KEY,
         "LOG_LEVEL": "WARNING",
     }
     log = (ROOT / ".pytest_cache" / "devserver.log").open("wb") if (ROOT / ".pytest_cache").exists() else None
@@ -112,10 +117,23 @@ def _point_this_process_at(dynamodb_endpoint: str) -> None:
             "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
             "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
             "TOKEN_HMAC_KEY": HMAC_KEY,
+            "NUMBER_HASH_KEY": NUMBER_KEY,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
+
+
+def at_the_same_moment(*calls: Callable[[], T]) -> list[T]:
+    """Runs the calls in parallel threads released together by a barrier; their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def released(call: Callable[[], T]) -> T:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(released, calls))
 
 
 def random_mobile() -> str:

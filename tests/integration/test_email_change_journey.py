@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.integration.conftest import Api, Citizen, Stack, random_mobile
+from tests.integration.conftest import Api, Citizen, Stack, at_the_same_moment, random_mobile
 
 UPDATED = "Data No. Whatsapp Berhasil diperbarui"
 MAIL_FROM = "no-reply@jss.jogjakota.go.id"
@@ -244,18 +244,8 @@ def test_one_token_used_twice_at_the_same_moment_changes_the_number_once(api: Ap
     citizen = api.citizen(whatsapp=True)
     token = permit_for(api, citizen)
     numbers = [random_mobile() for _ in range(4)]
-    barrier = threading.Barrier(len(numbers))
-    answers: dict[str, int] = {}
-
-    def use(number: str) -> None:
-        barrier.wait()
-        answers[number] = change(api, citizen, token, number).status_code
-
-    threads = [threading.Thread(target=use, args=(n,)) for n in numbers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_the_same_moment(*[partial(lambda n: change(api, citizen, token, n).status_code, n) for n in numbers])
+    answers = dict(zip(numbers, statuses, strict=True))
     assert sorted(answers.values()) == [200, 403, 403, 403]
     winner = next(n for n, status in answers.items() if status == 200)
     assert api.contact(citizen)["whatsapp_number"] == winner

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.integration.conftest import Api, Citizen, WhatsApp, random_mobile
+from tests.integration.conftest import Api, Citizen, WhatsApp, at_the_same_moment, random_mobile
 
 MIGRATED = "Migrasi akun aplikasi Jogja Smart Service berhasil"
 JSON = {"Accept": "application/json"}
@@ -158,22 +157,48 @@ def test_two_deliveries_of_the_same_message_at_the_same_moment_have_one_effect(a
     delivery = json.dumps(
         whatsapp.delivery(whatsapp.value([whatsapp.text_message(started["message"], random_mobile())]))
     ).encode()
-    barrier = threading.Barrier(4)
-    answers: list[int] = []
-
-    def deliver() -> None:
-        barrier.wait()
-        answers.append(whatsapp.post(delivery).status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_the_same_moment(*[lambda: whatsapp.post(delivery).status_code] * 4)
     assert answers == [200, 200, 200, 200]
     audit = _audit_records(citizen.account_id)
     assert len(audit) == 1
     assert len([m for m in api.mailbox() if citizen.email in m["to"]]) == 1
+
+
+def test_a_flow_whose_account_is_gone_does_not_stop_the_rest_of_the_delivery(api: Api, whatsapp: WhatsApp) -> None:
+    from shared.dynamo import Dynamo
+
+    gone, citizen = api.citizen(), api.citizen()
+    orphan, live = start(api, gone), start(api, citizen)
+    Dynamo().delete("AccountsTable", {"pk": f"ACCOUNT#{gone.account_id}"})
+    number = random_mobile()
+    delivery = whatsapp.delivery(
+        whatsapp.value(
+            [whatsapp.text_message(orphan["message"], random_mobile()), whatsapp.text_message(live["message"], number)]
+        )
+    )
+    response = whatsapp.post(delivery)
+    assert response.status_code == 200  # a signed delivery is never refused for a business outcome
+    assert response.json()["outcomes"] == ["account_not_found", "completed"]
+    assert api.contact(citizen)["whatsapp_number"] == number
+    assert whatsapp.post(delivery).json()["outcomes"] == ["account_not_found", "completed"]  # Meta's retry
+
+
+def test_json_answers_are_never_cached(api: Api) -> None:
+    citizen = api.citizen()
+    started = start(api, citizen)
+    for path in ("/v1/contact", f"/v1/migrations/{started['flow_id']}"):
+        assert api.call("GET", path, citizen).headers["Cache-Control"] == "no-store", path
+
+
+def test_the_audit_keeps_the_phone_number_a_migration_replaced(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen()
+    started = start(api, citizen)
+    whatsapp.send(started["message"], random_mobile())
+    (record,) = _audit_records(citizen.account_id)
+    assert record["method"] == "whatsapp_migration"
+    assert record["phone_number_replaced"] is True
+    assert record["old_phone_masked"].endswith(citizen.phone_number[-3:])  # type: ignore[index]
+    assert citizen.phone_number not in str(record)
 
 
 def test_messages_for_another_business_number_are_ignored(api: Api, whatsapp: WhatsApp) -> None:

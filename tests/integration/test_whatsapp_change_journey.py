@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.conftest import Api, Citizen, WhatsApp, random_mobile
+from tests.integration.conftest import Api, Citizen, WhatsApp, at_the_same_moment, random_mobile
 
 CHANGED = "Pergantian No. WhatsApp Berhasil"
 JSON = {"Accept": "application/json"}
@@ -142,7 +141,12 @@ def test_ten_wrong_passwords_across_flows_lock_the_account_for_a_while(api: Api,
     assert locked.status_code == 429
     problem = locked.json()
     assert problem["code"] == "password_locked"
-    assert problem["locked_until"] in problem["detail"]
+    from datetime import datetime
+
+    from shared.clock import wib_time
+
+    until = datetime.fromisoformat(problem["locked_until"].replace("Z", "+00:00")).timestamp()
+    assert f"sampai pukul {wib_time(until)}" in problem["detail"]  # citizens read Yogyakarta time
     assert 0 < int(locked.headers["Retry-After"]) <= 900
     assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
 
@@ -189,19 +193,12 @@ def test_two_submissions_at_the_same_moment_change_the_number_once(api: Api, wha
     citizen = api.citizen(whatsapp=True)
     path, number = ready_for_password(api, whatsapp, citizen)
     csrf = api.call("GET", path, headers=JSON).json()["csrf_token"]
-    barrier = threading.Barrier(3)
-    answers: list[tuple[int, str]] = []
 
-    def confirm() -> None:
-        barrier.wait()
+    def confirm() -> tuple[int, str]:
         answer = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": csrf})
-        answers.append((answer.status_code, answer.json().get("status", "")))
+        return answer.status_code, answer.json().get("status", "")
 
-    threads = [threading.Thread(target=confirm) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_the_same_moment(confirm, confirm, confirm)
     assert answers == [(200, "completed")] * 3  # the others see the done state
     from tests.integration.test_migration_journey import _audit_records
 
@@ -227,10 +224,69 @@ def test_a_password_before_the_message_arrived_is_refused(api: Api) -> None:
     citizen = api.citizen(whatsapp=True)
     started = start(api, citizen)
     path = urlsplit(started["link_url"]).path
-    # No form was ever shown, so there is no anti-forgery value that could be valid.
-    answer = api.call("POST", path, headers=JSON, json={"password": citizen.password, "csrf_token": "1.x"})
-    assert (answer.status_code, answer.json()["code"]) == (403, "forgery_check_failed")
+    answer = api.call("POST", path, json={"password": citizen.password})
+    assert (answer.status_code, answer.json()["code"]) == (409, "flow_awaiting_message")
     assert status_of_link(api, path) == "pending"
+
+
+def test_json_clients_need_no_anti_forgery_value(api: Api, whatsapp: WhatsApp) -> None:
+    """api.md: POST /c/{token} takes JSON {"password": ...}; the form's value is for form posts."""
+    citizen = api.citizen(whatsapp=True)
+    path, number = ready_for_password(api, whatsapp, citizen)
+    answer = api.call("POST", path, json={"password": citizen.password})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")  # asked in JSON, answered in JSON
+    assert answer.json()["message"] == CHANGED
+    assert api.contact(citizen)["whatsapp_number"] == number
+
+
+def test_racing_wrong_passwords_never_pass_and_lock_the_flow(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+
+    def wrong_try() -> tuple[int, str]:
+        answer = api.call("POST", path, json={"password": "tebakan-salah"})
+        return answer.status_code, answer.json().get("code", "")
+
+    codes = at_the_same_moment(*[wrong_try] * 8)
+    assert all(status in (403, 423) for status, _ in codes), codes
+    assert sum(code == "wrong_password" for _, code in codes) <= 4
+    assert status_of_link(api, path) == "locked"
+    assert api.contact(citizen)["whatsapp_number"] == citizen.whatsapp_number
+
+
+def test_the_proposed_number_is_never_stored_in_clear(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, number = ready_for_password(api, whatsapp, citizen)
+    assert not _tables_containing(number), "the proposed number sits in clear in the database"
+    api.call("POST", path, json={"password": citizen.password})
+    assert _tables_containing(number) == {"AccountsTable"}  # now it is the account's number
+
+
+def _tables_containing(text: str) -> set[str]:
+    from shared.dynamo import Dynamo
+
+    client = Dynamo().client
+    found = set()
+    for table in ("AccountsTable", "TokensTable", "AuditTable", "IdempotencyTable"):
+        for page in client.get_paginator("scan").paginate(TableName=table):
+            if any(text in str(item) for item in page["Items"]):
+                found.add(table)
+    return found
+
+
+def test_a_form_body_that_is_not_utf8_is_a_clear_4xx(api: Api, whatsapp: WhatsApp) -> None:
+    citizen = api.citizen(whatsapp=True)
+    path, _ = ready_for_password(api, whatsapp, citizen)
+    answer = api.call(
+        "POST",
+        path,
+        data=b"password=\xff\xfe&csrf_token=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 422
+    assert "Data yang dikirim" in answer.text
+    assert status_of_link(api, path) == "awaiting_password"
 
 
 def test_an_account_without_whatsapp_is_offered_the_migration(api: Api) -> None:

@@ -27,7 +27,7 @@ from shared.email_change import (
     verification_key,
 )
 from shared.errors import ServiceError
-from shared.keys import keyed_hash
+from shared.keys import keyed_hash, number_fingerprint
 from shared.notifications import Mailer
 
 CURRENT_WA = "+6285712345678"  # the account's WhatsApp number before the change
@@ -536,10 +536,11 @@ def test_a_change_updates_the_account_claims_audit_and_notifies(
     assert audit["flow_id"] == sent.verification_id
     assert audit["at"] == int(clock.now)
     assert audit["old_number_masked"] == "+62 857-****-*678"
-    assert audit["old_number_hash"] == keyed_hash("number", CURRENT_WA)
+    assert audit["old_number_hash"] == number_fingerprint(CURRENT_WA)
     assert audit["new_number_masked"] == "+62 812-****-*890"
-    assert audit["new_number_hash"] == keyed_hash("number", NEW_WA)
-    assert audit["phone_number_replaced"] is False
+    assert audit["new_number_hash"] == number_fingerprint(NEW_WA)
+    assert "phone_number_replaced" not in audit  # only the migration replaces the phone number
+    assert not {"old_phone_masked", "old_phone_hash"} & set(audit)
     for table in ("TokensTable", "AuditTable"):
         dump = json.dumps(scan(table))
         for number in (CURRENT_WA, NEW_WA):
@@ -728,3 +729,39 @@ def test_one_token_used_twice_at_once_changes_the_number_once(
     assert account.whatsapp_number == FREE_WA
     assert registry.owner_of(NEW_WA) is None
     assert len(audit_records(scan, citizen.account_id)) == 1
+
+
+# ================================================================= the shared building blocks
+
+
+def test_the_change_is_committed_through_the_account_registry(
+    service: EmailNumberChange, citizen: Account, ses: SesSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AccountRegistry.commit_number_change is the one place a number change is committed."""
+    calls: list[tuple[Any, ...]] = []
+    commit = AccountRegistry.commit_number_change
+
+    def spy(self: AccountRegistry, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args[:3])
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(AccountRegistry, "commit_number_change", spy)
+    permit = permit_for(service, ses, citizen.account_id)
+    service.change_number(citizen.account_id, permit.change_token, NEW_WA)
+    assert calls == [(citizen.account_id, NEW_WA, "email_change")]
+
+
+def test_the_open_code_is_named_by_the_shared_open_item_pointer(
+    service: EmailNumberChange, citizen: Account, clock: Any, db: Dynamo, config: Settings
+) -> None:
+    """shared.open_items.replace_open_item keeps the open code's pointer, as it does the open flow's."""
+    pointer_key = {"pk": f"ACTIVE#email_code#{citizen.account_id}"}
+    first = service.send_code(citizen.account_id)
+    pointer = db.get(config.tokens_table, pointer_key)
+    assert pointer is not None
+    assert (pointer["open_id"], pointer["ttl"]) == (first.verification_id, first.expires_at)
+    clock.advance(60)
+    second = service.send_code(citizen.account_id)
+    pointer = db.get(config.tokens_table, pointer_key)
+    assert pointer is not None
+    assert pointer["open_id"] == second.verification_id

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.accounts import Account, AccountRegistry
-from shared.clock import iso
+from shared import flows as flows_module
+from shared.accounts import Account, AccountRegistry, account_key
+from shared.clock import iso, wib_time
 from shared.config import Settings
 from shared.dynamo import Dynamo, from_attributes
 from shared.errors import ServiceError
@@ -25,9 +28,15 @@ from shared.flows import (
     InboundMessage,
     StartedFlow,
     WhatsAppFlows,
+    flow_key,
+    open_flow_key,
 )
-from shared.keys import keyed_hash
+from shared.keys import keyed_hash, number_fingerprint
 from shared.notifications import Mailer
+from shared.sealing import unseal
+from shared.web import anti_forgery
+from shared.web.models import FlowState
+from shared.web.pages import link_page, link_payload
 
 SENDER = "+6281234567890"  # the WhatsApp number the citizen writes from
 OLD_PHONE = "+6281298765432"  # the account's phone number before the migration
@@ -75,6 +84,18 @@ def assert_no_clear_number(scan: Scan, *numbers: str) -> None:
         for number in numbers:
             national = number[3:]  # "81234567890": also catches "081234567890" and "6281234567890"
             assert national not in dump, f"{table} holds {number} in clear"
+
+
+def flow_item(db: Dynamo, config: Settings, flow_id: str) -> dict[str, Any]:
+    item = db.get(config.tokens_table, flow_key(flow_id))
+    assert item is not None
+    return item
+
+
+def tables_holding(aws: Any, scan: Scan, number: str) -> set[str]:
+    """Every table (whatever template.yaml declares) with the number in clear, in any spelling."""
+    national = number[3:]
+    return {t for t in aws.dynamodb.list_tables()["TableNames"] if national in json.dumps(scan(t))}
 
 
 def state(scan: Scan) -> list[Any]:
@@ -155,8 +176,11 @@ def test_message_completes_the_migration(
     assert audit["method"] == "whatsapp_migration"
     assert audit["flow_id"] == started.flow_id
     assert audit["new_number_masked"] == "+62 812-****-*890"
-    assert audit["new_number_hash"] == keyed_hash("number", SENDER)
+    assert audit["new_number_hash"] == number_fingerprint(SENDER)
+    assert audit["new_number_hash"] != keyed_hash("number", SENDER)  # the never-rotated key, not the token key
     assert audit["phone_number_replaced"] is True
+    assert audit["old_phone_masked"] == "+62 812-****-*432"  # the phone number the migration replaced
+    assert audit["old_phone_hash"] == number_fingerprint(OLD_PHONE)
     assert "old_number_hash" not in audit  # there was no WhatsApp number before
     assert_no_clear_number(scan, SENDER, OLD_PHONE)
 
@@ -179,7 +203,9 @@ def test_link_shows_the_result_after_completion(flows: WhatsAppFlows, citizen: A
     assert view.success_message == MIGRATION_SUCCESS
     assert view.number_masked == "+62 812-****-*890"
     assert view.account_masked == "b***i@example.com"
-    assert view.csrf_token is None
+    # The done page carries no anti-forgery value and no form (they live in the page layer now).
+    assert link_payload(view, token_of(started), "id")["csrf_token"] is None
+    assert 'name="csrf_token"' not in link_page(view, token_of(started), "id").body
 
 
 def test_result_link_stops_working_after_the_result_view_time(
@@ -453,6 +479,81 @@ def test_status_of_another_accounts_flow_is_not_found(
         assert caught.value.code == "flow_not_found"
 
 
+def test_the_open_flow_pointer_names_the_newest_flow(
+    flows: WhatsAppFlows, citizen: Account, clock: Any, db: Dynamo, config: Settings
+) -> None:
+    first = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    pointer = db.get(config.tokens_table, open_flow_key(citizen.account_id, FlowKind.MIGRATION))
+    assert pointer is not None
+    assert pointer["open_id"] == first.flow_id
+    assert pointer["ttl"] == first.expires_at
+    clock.advance(10)
+    second = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    pointer = db.get(config.tokens_table, open_flow_key(citizen.account_id, FlowKind.MIGRATION))
+    assert pointer is not None
+    assert pointer["open_id"] == second.flow_id
+
+
+@pytest.mark.parametrize(
+    ("kind", "whatsapp_number"),
+    [(FlowKind.MIGRATION, None), (FlowKind.NUMBER_CHANGE, CURRENT_WA)],
+)
+def test_a_message_for_a_flow_whose_account_is_gone_fails_the_flow(
+    flows: WhatsAppFlows,
+    make_account: MakeAccount,
+    clock: Any,
+    db: Dynamo,
+    config: Settings,
+    registry: AccountRegistry,
+    scan: Scan,
+    sent_mail: Callable[[], list[Any]],
+    kind: FlowKind,
+    whatsapp_number: str | None,
+) -> None:
+    account = make_account("jss-4040", whatsapp_number=whatsapp_number)
+    started = flows.start(account.account_id, kind)
+    db.delete(config.accounts_table, account_key(account.account_id))  # closed while the message was on its way
+
+    outcome = flows.receive(message_for(started, clock))  # a business outcome: never raised, so Meta does not retry
+
+    assert outcome == {"outcome": "account_not_found", "flow_id": started.flow_id}
+    assert FailureReason.ACCOUNT_GONE == "account_not_found"
+    flow, status = flows.status(account.account_id, started.flow_id, kind)
+    assert status is FlowStatus.FAILED
+    assert flow.reason == FailureReason.ACCOUNT_GONE
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)
+    assert registry.owner_of(SENDER) is None
+    assert audit_records(scan, account.account_id) == []
+    assert sent_mail() == []
+    # The flow is final: the same message again changes nothing.
+    assert flows.receive(message_for(started, clock))["outcome"] == "flow_not_pending"
+
+
+def test_flow_state_says_why_a_flow_failed_or_expired(flows: WhatsAppFlows, citizen: Account, clock: Any) -> None:
+    late = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    clock.advance(700)
+    flows.receive(message_for(late, clock, sent_at=late.expires_at))
+    flow, status = flows.status(citizen.account_id, late.flow_id, FlowKind.MIGRATION)
+    answer = FlowState.of(flow, status)
+    assert answer.status == "expired"
+    assert answer.reason == FailureReason.MESSAGE_AFTER_EXPIRY  # the app can tell the citizen the message came late
+    assert answer.expires_at == iso(late.expires_at)
+
+    silent = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    clock.advance(600)
+    answer = FlowState.of(*flows.status(citizen.account_id, silent.flow_id, FlowKind.MIGRATION))
+    assert (answer.status, answer.reason) == ("expired", None)  # no message ever came
+
+    forwarded = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    flows.receive(message_for(forwarded, clock, forwarded=True))
+    answer = FlowState.of(*flows.status(citizen.account_id, forwarded.flow_id, FlowKind.MIGRATION))
+    assert (answer.status, answer.reason) == ("failed", FailureReason.FORWARDED)
+
+    pending = flows.start(citizen.account_id, FlowKind.MIGRATION)
+    answer = FlowState.of(*flows.status(citizen.account_id, pending.flow_id, FlowKind.MIGRATION))
+    assert (answer.status, answer.reason) == ("pending", None)
+
+
 # ================================================================= journey B1: number change
 
 
@@ -472,17 +573,18 @@ def linked_bcrypt(make_account: MakeAccount) -> Account:
     return make_account("jss-5005", password=PASSWORD, email="budi@example.com", whatsapp_number=CURRENT_WA)
 
 
-def awaiting_password(
-    flows: WhatsAppFlows, clock: Any, account_id: str, sender: str = NEW
-) -> tuple[StartedFlow, str, str]:
-    """Starts B1 and delivers the message: the flow waits for the password. Returns the csrf token."""
+def awaiting_password(flows: WhatsAppFlows, clock: Any, account_id: str, sender: str = NEW) -> tuple[StartedFlow, str]:
+    """Starts B1 and delivers the message: the flow waits for the password. Returns the link token."""
     started = flows.start(account_id, FlowKind.NUMBER_CHANGE)
     clock.advance(5)
     assert flows.receive(message_for(started, clock, sender))["outcome"] == "awaiting_password"
     clock.advance(5)
-    view = flows.view_link(token_of(started), FlowKind.NUMBER_CHANGE)
-    assert view.csrf_token
-    return started, token_of(started), view.csrf_token
+    return started, token_of(started)
+
+
+def password_hits(flows: WhatsAppFlows, account_id: str, now: float) -> list[float]:
+    """The wrong-password tries recorded against the account (the account-wide lock)."""
+    return flows.limiter.recent(f"password#{account_id}", flows.password_window, now)
 
 
 def test_change_requires_a_whatsapp_number(flows: WhatsAppFlows, make_account: MakeAccount) -> None:
@@ -508,7 +610,8 @@ def test_message_from_the_current_number_fails(
     assert outcome["outcome"] == FailureReason.SAME_NUMBER
     view = flows.view_link(token_of(started), FlowKind.NUMBER_CHANGE)
     assert view.status is FlowStatus.FAILED
-    assert view.csrf_token is None
+    assert link_payload(view, token_of(started), "id")["csrf_token"] is None  # no form, no anti-forgery value
+    assert 'name="csrf_token"' not in link_page(view, token_of(started), "id").body
     assert registry.get(linked_bcrypt.account_id) == linked_bcrypt
 
 
@@ -521,15 +624,25 @@ def test_message_from_a_number_of_another_account_fails(
 
 
 def test_message_moves_the_flow_to_awaiting_password(
-    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry, scan: Scan
+    flows: WhatsAppFlows,
+    linked_bcrypt: Account,
+    clock: Any,
+    registry: AccountRegistry,
+    db: Dynamo,
+    config: Settings,
+    scan: Scan,
 ) -> None:
-    started, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
 
     account = registry.get(linked_bcrypt.account_id)
     assert account is not None
     assert account.whatsapp_number == CURRENT_WA  # nothing changes before the password
-    assert account.proposed_number == NEW
-    assert account.proposed_for_flow == started.flow_id
+    stored_account = db.get(config.accounts_table, account_key(linked_bcrypt.account_id))
+    assert stored_account is not None
+    assert not {"proposed_number", "proposed_for_flow"} & set(stored_account)  # not on the account any more
+    # The proposed number waits on the flow, sealed with the link token and bound to the flow.
+    sealed = flow_item(db, config, started.flow_id)["proposed_sealed"]
+    assert unseal(token, started.flow_id, sealed) == NEW
     assert registry.owner_of(NEW) is None
     assert flows.status(linked_bcrypt.account_id, started.flow_id, FlowKind.NUMBER_CHANGE)[1] is (
         FlowStatus.AWAITING_PASSWORD
@@ -538,14 +651,31 @@ def test_message_moves_the_flow_to_awaiting_password(
     assert view.status is FlowStatus.AWAITING_PASSWORD
     assert view.tries_left == 5
     assert view.number_masked == "+62 812-****-*890"
+    csrf = link_payload(view, token, "id")["csrf_token"]
     assert csrf.split(".")[0].isdigit()
+    assert anti_forgery.is_valid(token, csrf)
+    form_value = re.search(r'name="csrf_token" value="([^"]+)"', link_page(view, token, "id").body)
+    assert form_value is not None
+    assert anti_forgery.is_valid(token, form_value.group(1))
     assert_no_clear_number(scan, NEW, CURRENT_WA)
+
+
+def test_the_proposed_number_is_nowhere_in_clear_before_the_password(
+    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, aws: Any, scan: Scan
+) -> None:
+    _, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    assert tables_holding(aws, scan, NEW) == set()  # every table, the account's own item included
+
+    assert flows.confirm_password(token, PASSWORD).view.status is FlowStatus.COMPLETED
+    assert tables_holding(aws, scan, NEW) == {"AccountsTable"}  # now it is the account's number
+    [holder] = [i for i in scan("AccountsTable") if NEW[3:] in json.dumps(i)]
+    assert from_attributes(holder)["pk"] == account_key(linked_bcrypt.account_id)["pk"]  # the claim holds a hash
 
 
 def test_view_link_on_the_password_form_never_changes_state(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, scan: Scan
 ) -> None:
-    _, token, _ = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    _, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
     before = state(scan)
     for _ in range(3):
         flows.view_link(token, FlowKind.NUMBER_CHANGE)
@@ -557,12 +687,14 @@ def test_right_password_changes_the_number(
     linked: Account,
     clock: Any,
     registry: AccountRegistry,
+    db: Dynamo,
+    config: Settings,
     scan: Scan,
     sent_mail: Callable[[], list[Any]],
 ) -> None:
-    started, token, csrf = awaiting_password(flows, clock, linked.account_id)
+    started, token = awaiting_password(flows, clock, linked.account_id)
 
-    result = flows.confirm_password(token, PASSWORD, csrf)
+    result = flows.confirm_password(token, PASSWORD)
 
     assert result.error is None
     assert result.view.status is FlowStatus.COMPLETED
@@ -572,8 +704,10 @@ def test_right_password_changes_the_number(
     assert account is not None
     assert account.whatsapp_number == NEW
     assert account.phone_number == linked.phone_number  # B1 leaves the phone number alone
-    assert account.proposed_number is None
-    assert account.proposed_for_flow is None
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)  # the sealed proposal is gone
+    stored_account = db.get(config.accounts_table, account_key(linked.account_id))
+    assert stored_account is not None
+    assert not {"proposed_number", "proposed_for_flow"} & set(stored_account)
     assert account.whatsapp_verified is True
     assert registry.owner_of(NEW) == linked.account_id
     assert registry.owner_of(CURRENT_WA) is None  # the old claim is released
@@ -581,9 +715,10 @@ def test_right_password_changes_the_number(
     [audit] = audit_records(scan, linked.account_id)
     assert audit["method"] == "whatsapp_change"
     assert audit["old_number_masked"] == "+62 857-****-*678"
-    assert audit["old_number_hash"] == keyed_hash("number", CURRENT_WA)
-    assert audit["new_number_hash"] == keyed_hash("number", NEW)
-    assert audit["phone_number_replaced"] is False
+    assert audit["old_number_hash"] == number_fingerprint(CURRENT_WA)
+    assert audit["new_number_hash"] == number_fingerprint(NEW)
+    assert "phone_number_replaced" not in audit  # only the migration replaces the phone number
+    assert not {"old_phone_masked", "old_phone_hash"} & set(audit)
     assert_no_clear_number(scan, NEW, CURRENT_WA)
 
     [mail] = sent_mail()
@@ -595,9 +730,9 @@ def test_right_password_changes_the_number(
 def test_wrong_password_says_how_many_tries_are_left(
     flows: WhatsAppFlows, linked: Account, clock: Any, registry: AccountRegistry
 ) -> None:
-    _, token, csrf = awaiting_password(flows, clock, linked.account_id)
+    _, token = awaiting_password(flows, clock, linked.account_id)
 
-    result = flows.confirm_password(token, PASSWORD + "?", csrf)
+    result = flows.confirm_password(token, PASSWORD + "?")
 
     assert result.error is not None
     assert result.error.code == "wrong_password"
@@ -609,18 +744,62 @@ def test_wrong_password_says_how_many_tries_are_left(
     assert registry.get(linked.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
 
 
-def test_five_wrong_passwords_lock_the_flow(
-    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry
+def test_a_try_is_counted_on_the_flow_and_the_account_before_the_comparison(
+    flows: WhatsAppFlows,
+    linked_bcrypt: Account,
+    clock: Any,
+    db: Dynamo,
+    config: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    steps: list[tuple[str, int, int]] = []
+
+    def seen(step: str) -> None:
+        attempts = int(flow_item(db, config, started.flow_id).get("password_attempts", 0))
+        steps.append((step, attempts, len(password_hits(flows, linked_bcrypt.account_id, clock.now))))
+
+    check, hit, verify = flows.limiter.check, flows.limiter.hit, flows_module.verify_password
+
+    def spy_check(*args: Any) -> None:
+        seen("account lock looked at")
+        check(*args)
+
+    def spy_hit(*args: Any) -> None:
+        seen("account try recorded")
+        hit(*args)
+
+    def spy_verify(*args: Any) -> bool:
+        seen("password compared")
+        return verify(*args)
+
+    monkeypatch.setattr(flows.limiter, "check", spy_check)
+    monkeypatch.setattr(flows.limiter, "hit", spy_hit)
+    monkeypatch.setattr(flows_module, "verify_password", spy_verify)
+
+    assert flows.confirm_password(token, "salah").error.code == "wrong_password"  # type: ignore[union-attr]
+
+    # (step, flow tries counted, account tries recorded) when each step began
+    assert steps == [
+        ("account lock looked at", 0, 0),  # look only: nothing recorded by the check
+        ("account try recorded", 1, 0),  # the flow try was counted first, atomically
+        ("password compared", 1, 1),  # both counted before the comparison
+    ]
+
+
+def test_five_wrong_passwords_lock_the_flow(
+    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry, db: Dynamo, config: Settings
+) -> None:
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
     codes = []
     for _ in range(5):
-        codes.append(flows.confirm_password(token, "salah", csrf).error.code)  # type: ignore[union-attr]
+        codes.append(flows.confirm_password(token, "salah").error.code)  # type: ignore[union-attr]
         clock.advance(1)
     assert codes == ["wrong_password"] * 4 + ["flow_locked"]
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)  # a locked flow keeps no proposal
 
     # Locked for good: even the right password does nothing now.
-    result = flows.confirm_password(token, PASSWORD, csrf)
+    result = flows.confirm_password(token, PASSWORD)
     assert result.error is not None
     assert result.error.code == "flow_locked"
     assert result.error.status == 423
@@ -630,34 +809,94 @@ def test_five_wrong_passwords_lock_the_flow(
     assert registry.owner_of(NEW) is None
 
 
+def test_a_flow_out_of_tries_but_not_yet_locked_is_locked_by_the_next_try(
+    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry, db: Dynamo, config: Settings
+) -> None:
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    # Five parallel tries were counted; none of them has written the lock yet.
+    db.update(config.tokens_table, flow_key(started.flow_id), "SET password_attempts = :five", five=5)
+    assert flows.view_link(token, FlowKind.NUMBER_CHANGE).status is FlowStatus.AWAITING_PASSWORD
+
+    result = flows.confirm_password(token, PASSWORD)  # even the right password is never compared
+
+    assert result.error is not None
+    assert result.error.code == "flow_locked"
+    assert result.error.status == 423
+    assert result.view.status is FlowStatus.LOCKED
+    assert flows.status(linked_bcrypt.account_id, started.flow_id, FlowKind.NUMBER_CHANGE)[1] is FlowStatus.LOCKED
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)
+    assert password_hits(flows, linked_bcrypt.account_id, clock.now) == []  # no try reached the account count
+    assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
+
+
+def test_a_try_that_loses_the_race_to_a_completion_shows_the_done_page(
+    flows: WhatsAppFlows,
+    linked_bcrypt: Account,
+    clock: Any,
+    registry: AccountRegistry,
+    scan: Scan,
+    sent_mail: Callable[[], list[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    check = flows.limiter.check
+    parallel: list[Any] = []
+
+    def racing_check(*args: Any) -> None:
+        if not parallel:  # another request with the right password completes the flow meanwhile
+            parallel.append(None)
+            parallel[0] = flows.confirm_password(token, PASSWORD)
+        check(*args)
+
+    monkeypatch.setattr(flows.limiter, "check", racing_check)
+    result = flows.confirm_password(token, "salah")
+
+    assert parallel[0].view.status is FlowStatus.COMPLETED
+    assert result.error is None  # not an error: the change the citizen asked for happened
+    assert result.view.status is FlowStatus.COMPLETED
+    assert result.view.success_message == CHANGE_SUCCESS
+    assert registry.get(linked_bcrypt.account_id).whatsapp_number == NEW  # type: ignore[union-attr]
+    assert password_hits(flows, linked_bcrypt.account_id, clock.now) == []  # the late try was never counted
+    assert len(audit_records(scan, linked_bcrypt.account_id)) == 1
+    assert len(sent_mail()) == 1
+
+
 def test_ten_wrong_passwords_across_flows_lock_password_confirmation(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry, config: Settings
 ) -> None:
     account_id = linked_bcrypt.account_id
     for _ in range(2):
-        _, token, csrf = awaiting_password(flows, clock, account_id)
+        _, token = awaiting_password(flows, clock, account_id)
         for _ in range(5):
-            flows.confirm_password(token, "salah", csrf)
+            flows.confirm_password(token, "salah")
             clock.advance(1)
     last_wrong_at = clock.now - 1
 
-    _, token, csrf = awaiting_password(flows, clock, account_id)
-    result = flows.confirm_password(token, PASSWORD, csrf)  # right, but too late
+    _, token = awaiting_password(flows, clock, account_id)
+    result = flows.confirm_password(token, PASSWORD)  # right, but too late
 
     assert result.error is not None
     assert result.error.code == "password_locked"
     assert result.error.status == 429
     assert result.error.retry_after == int(last_wrong_at + config.password_lock_seconds - clock.now)
-    assert result.error.fields["locked_until"] == iso(clock.now + result.error.retry_after)
-    assert result.error.fields["locked_until"] in result.error.detail("id")
+    locked_until = clock.now + result.error.retry_after
+    assert result.error.fields["locked_until"] == iso(locked_until)
+    # Citizens read the time in Yogyakarta (WIB, UTC+7); the app gets the ISO time in UTC.
+    wib = (datetime.fromtimestamp(locked_until, UTC) + timedelta(hours=7)).strftime("%H:%M WIB")
+    assert result.error.fields["text_locked_until"] == wib == wib_time(locked_until)
+    assert re.fullmatch(r"\d{2}:\d{2} WIB", wib)
+    assert f"dikunci sampai pukul {wib}." in result.error.detail("id")
+    assert result.error.fields["locked_until"] not in result.error.detail("id")
+    assert result.error.public_fields() == {"locked_until": iso(locked_until), "retry_after": result.error.retry_after}
     assert result.view.status is FlowStatus.AWAITING_PASSWORD
     assert result.view.tries_left == 5  # the refused try was not counted against this flow
+    assert len(password_hits(flows, account_id, clock.now)) == 10  # nor recorded: the lock was only looked at
     assert registry.get(account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
 
     # After the lock, a new flow with the right password goes through.
     clock.advance(result.error.retry_after)
-    _, token, csrf = awaiting_password(flows, clock, account_id)
-    assert flows.confirm_password(token, PASSWORD, csrf).view.status is FlowStatus.COMPLETED
+    _, token = awaiting_password(flows, clock, account_id)
+    assert flows.confirm_password(token, PASSWORD).view.status is FlowStatus.COMPLETED
     assert registry.get(account_id).whatsapp_number == NEW  # type: ignore[union-attr]
 
 
@@ -665,17 +904,17 @@ def test_right_password_clears_the_account_wide_count(
     flows: WhatsAppFlows, make_account: MakeAccount, clock: Any
 ) -> None:
     make_account("jss-7007", password=PASSWORD, whatsapp_number=CURRENT_WA)
-    _, token, csrf = awaiting_password(flows, clock, "jss-7007")
+    _, token = awaiting_password(flows, clock, "jss-7007")
     for _ in range(5):
-        flows.confirm_password(token, "salah", csrf)
-    _, token, csrf = awaiting_password(flows, clock, "jss-7007", sender=NEW)
+        flows.confirm_password(token, "salah")
+    _, token = awaiting_password(flows, clock, "jss-7007", sender=NEW)
     for _ in range(4):
-        flows.confirm_password(token, "salah", csrf)  # nine wrong in all
-    assert flows.confirm_password(token, PASSWORD, csrf).view.status is FlowStatus.COMPLETED
+        flows.confirm_password(token, "salah")  # nine wrong in all
+    assert flows.confirm_password(token, PASSWORD).view.status is FlowStatus.COMPLETED
 
     # Changing back later: one wrong try is an ordinary wrong password, not a lock.
-    _, token, csrf = awaiting_password(flows, clock, "jss-7007", sender=CURRENT_WA)
-    result = flows.confirm_password(token, "salah", csrf)
+    _, token = awaiting_password(flows, clock, "jss-7007", sender=CURRENT_WA)
+    result = flows.confirm_password(token, "salah")
     assert result.error is not None
     assert result.error.code == "wrong_password"
 
@@ -685,82 +924,58 @@ def test_wrong_passwords_of_another_account_do_not_count(
 ) -> None:
     make_account("jss-8008", password="lain", email="lain@example.com", whatsapp_number="+6281311112222")
     for _ in range(2):
-        _, token, csrf = awaiting_password(flows, clock, "jss-8008", sender="+6281311113333")
+        _, token = awaiting_password(flows, clock, "jss-8008", sender="+6281311113333")
         for _ in range(5):
-            flows.confirm_password(token, "salah", csrf)
-    _, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
-    assert flows.confirm_password(token, PASSWORD, csrf).error is None
+            flows.confirm_password(token, "salah")
+    _, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    assert flows.confirm_password(token, PASSWORD).error is None
 
 
-@pytest.mark.parametrize(
-    "csrf",
-    [
-        pytest.param(None, id="missing"),
-        pytest.param("", id="empty"),
-        pytest.param("garbage", id="garbage"),
-        pytest.param("1750000000", id="timestamp-only"),
-        pytest.param("1750000010." + "0" * 64, id="wrong-signature"),
-        pytest.param("-1.abc", id="negative"),
-    ],
-)
-def test_confirm_without_a_valid_csrf_token_is_refused(
-    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry, csrf: str | None
-) -> None:
-    _, token, _ = awaiting_password(flows, clock, linked_bcrypt.account_id)
-
-    result = flows.confirm_password(token, PASSWORD, csrf)
-
-    assert result.error is not None
-    assert result.error.code == "forgery_check_failed"
-    assert result.error.status == 403
-    assert result.view.tries_left == 5  # not counted as a password try
-    assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
-
-
-def test_tampered_or_foreign_csrf_token_is_refused(
-    flows: WhatsAppFlows, linked_bcrypt: Account, make_account: MakeAccount, clock: Any
+def test_another_links_token_cannot_unseal_the_proposal(
+    flows: WhatsAppFlows, make_account: MakeAccount, linked_bcrypt: Account, clock: Any, db: Dynamo, config: Settings
 ) -> None:
     make_account("jss-8008", password="lain", email="lain@example.com", whatsapp_number="+6281311112222")
-    _, other_token, other_csrf = awaiting_password(flows, clock, "jss-8008", sender="+6281311113333")
-    _, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
-
-    issued, _, signature = csrf.partition(".")
-    forged = [
-        other_csrf,  # issued for another link
-        f"{int(issued) + 1}.{signature}",  # another time with the same signature
-        f"{issued}.{signature[:-1]}{'0' if signature[-1] != '0' else '1'}",
-        f"{issued}.{signature.upper()}",
-    ]
-    for candidate in forged:
-        result = flows.confirm_password(token, PASSWORD, candidate)
-        assert result.error is not None, candidate
-        assert result.error.code == "forgery_check_failed"
-    assert flows.confirm_password(token, PASSWORD, csrf).view.status is FlowStatus.COMPLETED
-    assert flows.view_link(other_token, FlowKind.NUMBER_CHANGE).status is FlowStatus.AWAITING_PASSWORD
+    other, other_token = awaiting_password(flows, clock, "jss-8008", sender="+6281311113333")
+    mine, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    sealed = flow_item(db, config, mine.flow_id)["proposed_sealed"]
+    assert unseal(token, mine.flow_id, sealed) == NEW
+    assert unseal(other_token, mine.flow_id, sealed) is None
+    assert unseal(token, other.flow_id, sealed) is None  # not movable to another flow
 
 
-@pytest.mark.parametrize(
-    "suffix",
-    [pytest.param(".é", id="non-ascii-signature"), pytest.param("²", id="superscript-digit")],
-)
-def test_non_ascii_csrf_token_is_a_forgery_not_a_crash(
-    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, suffix: str
+def test_a_proposal_that_cannot_be_unsealed_fails_the_flow(
+    flows: WhatsAppFlows,
+    linked_bcrypt: Account,
+    clock: Any,
+    registry: AccountRegistry,
+    db: Dynamo,
+    config: Settings,
 ) -> None:
-    _, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
-    candidate = csrf.partition(".")[0] + suffix if suffix.startswith(".") else suffix + ".x"
-    result = flows.confirm_password(token, PASSWORD, candidate)
-    assert result.error is not None
-    assert result.error.code == "forgery_check_failed"
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    sealed = flow_item(db, config, started.flow_id)["proposed_sealed"]
+    damaged = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    db.update(config.tokens_table, flow_key(started.flow_id), "SET proposed_sealed = :damaged", damaged=damaged)
+
+    result = flows.confirm_password(token, PASSWORD)
+
+    assert result.view.status is FlowStatus.FAILED
+    assert result.view.reason == FailureReason.PROPOSAL_UNREADABLE
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)
+    assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
+    assert registry.owner_of(CURRENT_WA) == linked_bcrypt.account_id
 
 
 def test_password_on_a_pending_flow_changes_nothing(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry
 ) -> None:
     started = flows.start(linked_bcrypt.account_id, FlowKind.NUMBER_CHANGE)
-    result = flows.confirm_password(token_of(started), PASSWORD, None)
+    result = flows.confirm_password(token_of(started), PASSWORD)
     assert result.error is not None
+    assert result.error.code == "flow_awaiting_message"
+    assert result.error.status == 409
     assert result.view.status is FlowStatus.PENDING
-    assert result.view.csrf_token is None
+    assert link_payload(result.view, token_of(started), "id")["csrf_token"] is None  # no form yet
+    assert password_hits(flows, linked_bcrypt.account_id, clock.now) == []
     assert registry.get(linked_bcrypt.account_id) == linked_bcrypt
 
 
@@ -769,17 +984,17 @@ def test_confirm_with_a_migration_link_is_link_not_found(
 ) -> None:
     started = flows.start(citizen.account_id, FlowKind.MIGRATION)
     with pytest.raises(ServiceError) as caught:
-        flows.confirm_password(token_of(started), PASSWORD, "1.x")
+        flows.confirm_password(token_of(started), PASSWORD)
     assert caught.value.code == "link_not_found"
 
 
 def test_confirm_after_expiry_is_link_not_found(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, config: Settings, registry: AccountRegistry
 ) -> None:
-    started, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
     clock.now = started.expires_at
     with pytest.raises(ServiceError) as caught:
-        flows.confirm_password(token, PASSWORD, csrf)
+        flows.confirm_password(token, PASSWORD)
     assert caught.value.code == "link_not_found"
     assert flows.status(linked_bcrypt.account_id, started.flow_id, FlowKind.NUMBER_CHANGE)[1] is FlowStatus.EXPIRED
     assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
@@ -788,9 +1003,9 @@ def test_confirm_after_expiry_is_link_not_found(
 def test_second_confirmation_changes_nothing_more(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, scan: Scan, sent_mail: Callable[[], list[Any]]
 ) -> None:
-    _, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
-    assert flows.confirm_password(token, PASSWORD, csrf).view.status is FlowStatus.COMPLETED
-    again = flows.confirm_password(token, "salah", csrf)
+    _, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    assert flows.confirm_password(token, PASSWORD).view.status is FlowStatus.COMPLETED
+    again = flows.confirm_password(token, "salah")
     assert again.error is None
     assert again.view.status is FlowStatus.COMPLETED
     assert len(audit_records(scan, linked_bcrypt.account_id)) == 1
@@ -802,15 +1017,18 @@ def test_number_claimed_elsewhere_before_the_password_fails_the_flow(
     linked_bcrypt: Account,
     clock: Any,
     registry: AccountRegistry,
+    db: Dynamo,
+    config: Settings,
     sent_mail: Callable[[], list[Any]],
 ) -> None:
-    _, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
     registry.save(Account("jss-9009", email="x@example.com", whatsapp_number=NEW))
 
-    result = flows.confirm_password(token, PASSWORD, csrf)
+    result = flows.confirm_password(token, PASSWORD)
 
     assert result.view.status is FlowStatus.FAILED
     assert result.view.reason == FailureReason.NUMBER_TAKEN
+    assert "proposed_sealed" not in flow_item(db, config, started.flow_id)
     assert registry.owner_of(NEW) == "jss-9009"
     assert registry.owner_of(CURRENT_WA) == linked_bcrypt.account_id
     assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
@@ -820,14 +1038,24 @@ def test_number_claimed_elsewhere_before_the_password_fails_the_flow(
 def test_replacing_an_awaiting_change_invalidates_its_form(
     flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, registry: AccountRegistry
 ) -> None:
-    first, token, csrf = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    first, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
     second = flows.start(linked_bcrypt.account_id, FlowKind.NUMBER_CHANGE)
     with pytest.raises(ServiceError) as caught:
-        flows.confirm_password(token, PASSWORD, csrf)
+        flows.confirm_password(token, PASSWORD)
     assert caught.value.code == "link_not_found"
     assert registry.get(linked_bcrypt.account_id).whatsapp_number == CURRENT_WA  # type: ignore[union-attr]
     assert flows.status(linked_bcrypt.account_id, first.flow_id, FlowKind.NUMBER_CHANGE)[1] is FlowStatus.FAILED
     assert flows.status(linked_bcrypt.account_id, second.flow_id, FlowKind.NUMBER_CHANGE)[1] is FlowStatus.PENDING
+
+
+def test_replacing_an_awaiting_change_removes_its_sealed_proposal(
+    flows: WhatsAppFlows, linked_bcrypt: Account, clock: Any, db: Dynamo, config: Settings
+) -> None:
+    first, _ = awaiting_password(flows, clock, linked_bcrypt.account_id)
+    flows.start(linked_bcrypt.account_id, FlowKind.NUMBER_CHANGE)
+    replaced = flow_item(db, config, first.flow_id)
+    assert replaced["reason"] == FailureReason.REPLACED
+    assert "proposed_sealed" not in replaced
 
 
 def test_public_base_url_trailing_slash_is_ignored(

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared import limits
 from shared.config import Settings
-from shared.dynamo import Dynamo
+from shared.dynamo import ConditionFailed, Dynamo
 from shared.limits import LimitReached, SlidingWindowLimiter, Window
 
 T0 = 1_750_000_000
@@ -206,3 +207,67 @@ def test_concurrent_hit_with_room_left_keeps_both(limiter: SlidingWindowLimiter,
     racing = RacingDynamo(lambda: limiter.hit("k", [window], T0))
     SlidingWindowLimiter(racing, config.tokens_table).hit("k", [window], T0 + 1)
     assert limiter.recent("k", window, T0 + 2) == [T0, T0 + 1]  # neither hit was lost
+
+
+class AlwaysLosingDynamo(Dynamo):
+    """Every conditional put loses its condition, as if other requests always wrote first."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.puts = 0
+
+    def put(self, table: str, item: Any, condition: str | None = None, **values: Any) -> None:
+        self.puts += 1
+        raise ConditionFailed(frozenset())
+
+
+def test_still_contended_after_every_attempt_asks_to_come_back_soon(
+    db: Dynamo, config: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(limits.time, "sleep", pauses.append)
+    losing = AlwaysLosingDynamo(db.client)
+    first, second = Window(limit=3, seconds=600), Window(limit=10, seconds=3600)
+
+    with pytest.raises(LimitReached) as caught:  # a limit answer (429), not a RuntimeError (500)
+        SlidingWindowLimiter(losing, config.tokens_table).hit("k", [first, second], T0)
+
+    assert caught.value.retry_after == 1
+    assert caught.value.window is first
+    assert losing.puts == limits._ATTEMPTS  # every attempt was tried
+    assert len(pauses) >= losing.puts - 1  # with a pause between lost races
+    assert all(0 <= pause <= 0.2 for pause in pauses)
+    assert SlidingWindowLimiter(db, config.tokens_table).recent("k", second, T0) == []  # nothing recorded
+
+
+def test_pauses_between_lost_races_are_jittered_and_grow(
+    db: Dynamo, config: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ranges: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        ranges.append((low, high))
+        return high / 2
+
+    monkeypatch.setattr(limits.random, "uniform", uniform)
+    monkeypatch.setattr(limits.time, "sleep", lambda _seconds: None)
+    with pytest.raises(LimitReached):
+        SlidingWindowLimiter(AlwaysLosingDynamo(db.client), config.tokens_table).hit("k", [Window(3, 600)], T0)
+
+    assert len(ranges) >= limits._ATTEMPTS - 1
+    assert all(low == 0 for low, _ in ranges)  # a random pause, from zero up
+    highs = [high for _, high in ranges]
+    assert highs == sorted(highs)  # never shrinking
+    assert highs[0] < highs[-1] <= 0.2  # growing, with a cap
+
+
+def test_a_race_lost_once_is_retried_after_a_pause(
+    limiter: SlidingWindowLimiter, config: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(limits.time, "sleep", pauses.append)
+    window = Window(limit=5, seconds=600)
+    racing = RacingDynamo(lambda: limiter.hit("k", [window], T0))
+    SlidingWindowLimiter(racing, config.tokens_table).hit("k", [window], T0 + 1)
+    assert len(pauses) == 1
+    assert limiter.recent("k", window, T0 + 2) == [T0, T0 + 1]

@@ -13,15 +13,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from pydantic import ValidationError
 
-from shared.accounts import Account, AccountRegistry
-from shared.flows import CHANGE_SUCCESS, MIGRATION_SUCCESS
+from shared import services
+from shared.accounts import Account, AccountRegistry, account_key
+from shared.errors import ServiceError
+from shared.flows import CHANGE_SUCCESS, MIGRATION_SUCCESS, InboundMessage
+from shared.web import anti_forgery, pages
+from shared.web.models import CodeEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "6281234567890"  # as WhatsApp sends it
@@ -551,13 +557,26 @@ def confirm(token: str, fields: dict[str, str], *, as_json: bool = False) -> Ans
     return call("change_number", http_event("POST", f"/c/{token}", headers=headers, body=body))
 
 
+def form_value(page: Answer) -> str:
+    """The anti-forgery value of the password form on a page."""
+    found = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', page.body)
+    assert found is not None, page.body
+    return found.group(1)
+
+
 def test_password_form_page(web: AccountRegistry) -> None:
     started, csrf = change_awaiting_password()
-    page = call("change_number", http_event("GET", f"/c/{token_of(started)}"))
+    token = token_of(started)
+    page = call("change_number", http_event("GET", f"/c/{token}"))
     assert page.status == 200
     assert_page_headers(page)
     assert '<form method="post"' in page.body
-    assert f'name="csrf_token" value="{csrf}"' in page.body
+    # The two requests may fall in different seconds, so the values may differ; what matters is that
+    # both the form and the JSON view carry a value good for this link, and for no other.
+    value = form_value(page)
+    assert anti_forgery.is_valid(token, value)
+    assert anti_forgery.is_valid(token, csrf)
+    assert not anti_forgery.is_valid("B" * 32, value)
     assert ">Ubah</button>" in page.body
     assert "+62 812-****-*890" in page.body
 
@@ -579,10 +598,98 @@ def test_wrong_password_as_json_is_a_problem(web: AccountRegistry) -> None:
     assert problem["tries_left"] == 4
 
 
-def test_missing_csrf_is_a_forgery(web: AccountRegistry) -> None:
+def tries_left(started: dict[str, Any]) -> int:
+    view = call("change_number", http_event("GET", f"/c/{token_of(started)}", headers={"accept": "application/json"}))
+    return int(view.json()["tries_left"])
+
+
+def assert_forgery_page(answer: Answer) -> None:
+    """A refused form post: an error page (403), not the form shown again."""
+    assert answer.status == 403, answer.body
+    assert answer.content_type.startswith("text/html")
+    assert_page_headers(answer)
+    assert "Formulir tidak valid atau sudah kedaluwarsa" in answer.body
+    assert "<form" not in answer.body
+
+
+def test_a_form_post_without_an_anti_forgery_value_is_a_403_page(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    answer = confirm(token_of(started), {"password": PASSWORD})
+    assert_forgery_page(answer)
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+    assert tries_left(started) == 5  # not counted as a password try
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("1750000000", id="timestamp-only"),
+        pytest.param("1750000010." + "0" * 64, id="wrong-signature"),
+        pytest.param("-1.abc", id="negative"),
+        pytest.param("².x", id="superscript-digit"),
+    ],
+)
+def test_a_form_post_with_a_bad_anti_forgery_value_is_a_403_page(web: AccountRegistry, forged: str) -> None:
+    started, _ = change_awaiting_password()
+    assert_forgery_page(confirm(token_of(started), {"password": PASSWORD, "csrf_token": forged}))
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+    assert tries_left(started) == 5
+
+
+def test_a_form_post_with_the_value_of_another_link_is_a_403_page(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    foreign = anti_forgery.issue("B" * 32)
+    assert_forgery_page(confirm(token_of(started), {"password": PASSWORD, "csrf_token": foreign}))
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+
+
+def test_a_forgery_asked_for_in_json_is_a_problem(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    event = http_event(
+        "POST",
+        f"/c/{token_of(started)}",
+        headers={"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
+        body=urlencode({"password": PASSWORD}),
+    )
+    assert_problem(call("change_number", event), 403, "forgery_check_failed")
+
+
+def test_a_json_post_needs_no_anti_forgery_value(web: AccountRegistry) -> None:
+    """api.md documents JSON {"password": ...} only."""
     started, _ = change_awaiting_password()
     answer = confirm(token_of(started), {"password": PASSWORD}, as_json=True)
-    assert_problem(answer, 403, "forgery_check_failed")
+    assert answer.status == 200, answer.body
+    assert answer.content_type == "application/json"
+    assert answer.json()["status"] == "completed"
+    assert answer.json()["message"] == CHANGE_SUCCESS
+    assert answer.json()["csrf_token"] is None
+    assert web.get("jss-5005").whatsapp_number == SENDER_E164  # type: ignore[union-attr]
+
+
+def test_a_json_post_is_answered_in_json_without_an_accept_header(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    event = http_event(
+        "POST", f"/c/{token_of(started)}", headers={"content-type": "application/json"}, body='{"password": "salah"}'
+    )
+    problem = assert_problem(call("change_number", event), 403, "wrong_password")
+    assert problem["tries_left"] == 4
+    event["body"] = json.dumps({"password": PASSWORD})
+    answer = call("change_number", event)
+    assert answer.status == 200
+    assert answer.content_type == "application/json"
+    assert answer.json()["status"] == "completed"
+
+
+def test_a_text_plain_post_cannot_skip_the_anti_forgery_check(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    # What <form enctype="text/plain"> sends for <input name='{"password":"rahasia-JSS-2024","csrf_token":"'
+    # value='"}'>: name, "=", value; the "=" lands inside a field the model allows.
+    body = f'{{"password":"{PASSWORD}","csrf_token":"="}}\r\n'
+    event = http_event("POST", f"/c/{token_of(started)}", headers={"content-type": "text/plain"}, body=body)
+    answer = call("change_number", event)
+    assert answer.status in (403, 415, 422), answer.body
     assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
 
 
@@ -623,8 +730,225 @@ def test_malformed_confirmation_is_an_invalid_request(web: AccountRegistry, cont
     assert view.json()["tries_left"] == 5  # a refused request is not a password try
 
 
-def test_non_ascii_csrf_token_is_403_not_500(web: AccountRegistry) -> None:
+@pytest.mark.parametrize("suffix", [".é", "é.x", ".\u00a0"])
+def test_non_ascii_csrf_token_is_403_not_500(web: AccountRegistry, suffix: str) -> None:
     started, csrf = change_awaiting_password()
-    forged = csrf.partition(".")[0] + ".é"
-    answer = confirm(token_of(started), {"password": PASSWORD, "csrf_token": forged}, as_json=True)
-    assert_problem(answer, 403, "forgery_check_failed")
+    forged = csrf.partition(".")[0] + suffix if suffix.startswith(".") else suffix
+    assert_forgery_page(confirm(token_of(started), {"password": PASSWORD, "csrf_token": forged}))
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+
+
+def test_a_link_asked_for_with_a_json_content_type_answers_json(web: AccountRegistry) -> None:
+    started = start_migration()
+    answer = call("migrate", http_event("GET", f"/m/{token_of(started)}", headers={"content-type": "application/json"}))
+    assert answer.status == 200
+    assert answer.content_type == "application/json"
+    assert answer.json()["status"] == "pending"
+    missing = call("migrate", http_event("GET", "/m/short", headers={"content-type": "application/json"}))
+    assert_problem(missing, 404, "link_not_found")
+
+
+# ----------------------------------------------------------------- the account-wide password lock over HTTP
+
+
+def lock_password_confirmation() -> dict[str, Any]:
+    """Ten wrong passwords over two flows of jss-5005; returns a third flow, waiting for the password."""
+    for _ in range(2):
+        started, _ = change_awaiting_password()
+        for _ in range(5):
+            confirm(token_of(started), {"password": "salah"}, as_json=True)
+    started, _ = change_awaiting_password()
+    return started
+
+
+def test_a_locked_password_confirmation_is_a_429_problem_with_the_time_it_ends(web: AccountRegistry) -> None:
+    started = lock_password_confirmation()
+    before = time.time()
+    answer = confirm(token_of(started), {"password": PASSWORD}, as_json=True)
+
+    problem = assert_problem(answer, 429, "password_locked")
+    assert 0 < problem["retry_after"] <= 900
+    assert answer.headers["Retry-After"] == str(problem["retry_after"])
+    assert ISO_Z.match(problem["locked_until"])
+    assert "text_locked_until" not in problem  # the citizen's wording stays in the detail
+    wib = re.search(r"dikunci sampai pukul (\d{2}:\d{2}) WIB\.", problem["detail"])
+    assert wib is not None
+    until = datetime.fromisoformat(problem["locked_until"].replace("Z", "+00:00"))
+    assert (until + timedelta(hours=7)).strftime("%H:%M") == wib.group(1)  # the same moment, in Yogyakarta
+    assert abs(until.timestamp() - (before + problem["retry_after"])) <= 2
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+
+
+def test_a_locked_password_confirmation_shows_the_form_with_the_time_it_ends(web: AccountRegistry) -> None:
+    started = lock_password_confirmation()
+    page = call("change_number", http_event("GET", f"/c/{token_of(started)}"))
+    answer = confirm(token_of(started), {"password": PASSWORD, "csrf_token": form_value(page)})
+    assert answer.status == 429
+    assert answer.content_type.startswith("text/html")
+    assert re.search(r"dikunci sampai pukul \d{2}:\d{2} WIB\.", answer.body)
+    assert '<form method="post"' in answer.body
+    assert 0 < int(answer.headers["Retry-After"]) <= 900
+    assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
+
+
+def test_an_html_error_page_carries_retry_after() -> None:
+    page = pages.error_page(ServiceError("too_many_starts", retry_after=30), "id")
+    assert page.status_code == 429
+    assert page.headers["Retry-After"] == "30"
+
+
+def test_an_html_error_page_without_retry_after_has_none() -> None:
+    page = pages.error_page(ServiceError("link_not_found"), "id")
+    assert page.status_code == 404
+    assert "Retry-After" not in page.headers
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+# ----------------------------------------------------------------- JSON answers are never cached
+
+
+def test_status_answers_are_never_cached(web: AccountRegistry) -> None:
+    started = start_migration()
+    answer = call("migrate", http_event("GET", f"/v1/migrations/{started['flow_id']}", sub="jss-1001"))
+    assert answer.status == 200
+    assert answer.content_type == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"
+
+    change = call("change_number", http_event("POST", "/v1/number-changes", sub="jss-5005")).json()
+    answer = call("change_number", http_event("GET", f"/v1/number-changes/{change['flow_id']}", sub="jss-5005"))
+    assert answer.status == 200
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_contact_answer_is_never_cached(web: AccountRegistry) -> None:
+    answer = call("contact", http_event("GET", "/v1/contact", sub="jss-5005"))
+    assert answer.status == 200
+    assert answer.content_type == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.json()["whatsapp_number"] == "+6285712345678"
+    assert answer.json()["email"] == "s***i@example.com"
+
+
+def send_email_code(sent_mail: Callable[[], list[Any]]) -> tuple[str, str]:
+    answer = call("verify_email", http_event("POST", "/v1/email-verifications", sub="jss-5005"))
+    assert answer.status == 202, answer.body
+    assert answer.headers["Cache-Control"] == "no-store"
+    [code] = re.findall(r"\b\d{6}\b", sent_mail()[-1].body)
+    return answer.json()["verification_id"], code
+
+
+def verify_email_code(verification_id: str, code: str) -> Answer:
+    event = http_event(
+        "POST",
+        f"/v1/email-verifications/{verification_id}/verify",
+        sub="jss-5005",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"code": code}, ensure_ascii=False),
+    )
+    return call("verify_email", event)
+
+
+def test_the_verify_answer_is_never_cached(web: AccountRegistry, sent_mail: Callable[[], list[Any]]) -> None:
+    verification_id, code = send_email_code(sent_mail)
+    answer = verify_email_code(verification_id, code)
+    assert answer.status == 200, answer.body
+    assert answer.content_type == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"  # it carries a change token
+    assert answer.json()["change_token"]
+
+
+# ----------------------------------------------------------------- the email code accepts ASCII digits only
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param("١٢٣٤٥٦", id="arabic-indic"),
+        pytest.param("۱۲۳۴۵۶", id="extended-arabic-indic"),
+        pytest.param("１２３４５６", id="fullwidth"),
+        pytest.param("12345²", id="superscript"),
+        pytest.param("12345", id="five-digits"),
+        pytest.param("1234567", id="seven-digits"),
+        pytest.param("123456\n", id="trailing-newline"),
+    ],
+)
+def test_a_code_entry_takes_six_ascii_digits_only(code: str) -> None:
+    with pytest.raises(ValidationError):
+        CodeEntry(code=code)
+    assert CodeEntry(code="012345").code == "012345"
+
+
+def test_a_code_in_arabic_indic_digits_is_a_422_and_not_a_try(
+    web: AccountRegistry, sent_mail: Callable[[], list[Any]]
+) -> None:
+    verification_id, code = send_email_code(sent_mail)
+    answer = verify_email_code(verification_id, code.translate(ARABIC_INDIC))
+    problem = assert_problem(answer, 422, "invalid_request")
+    assert any("code" in error["field"] for error in problem["errors"])
+    assert code.translate(ARABIC_INDIC) not in answer.body  # the rejected input is never echoed
+    for _ in range(4):  # the refused entry was not counted: four wrong tries still leave the right one
+        assert_problem(verify_email_code(verification_id, f"{(int(code) + 1) % 10**6:06d}"), 422, "code_wrong")
+    assert verify_email_code(verification_id, code).status == 200
+
+
+# ----------------------------------------------------------------- the webhook, message by message
+
+
+def two_message_delivery(first: dict[str, Any], second: dict[str, Any], second_sender: str) -> bytes:
+    one = json.loads(signed_delivery(first["message"]))
+    other = json.loads(signed_delivery(second["message"], sender=second_sender))
+    value = one["entry"][0]["changes"][0]["value"]
+    value["messages"] += other["entry"][0]["changes"][0]["value"]["messages"]
+    value["contacts"] += other["entry"][0]["changes"][0]["value"]["contacts"]
+    return json.dumps(one).encode()
+
+
+@pytest.fixture
+def second_citizen(web: AccountRegistry) -> AccountRegistry:
+    web.save(Account("jss-1002", email="sari@example.com", phone_number="+6281311112222"))
+    return web
+
+
+def test_a_flow_whose_account_is_gone_does_not_fail_the_delivery(second_citizen: AccountRegistry, db: Any) -> None:
+    orphan, live = start_migration("jss-1001"), start_migration("jss-1002")
+    db.delete("AccountsTable", account_key("jss-1001"))
+    body = two_message_delivery(orphan, live, "6281398765432")
+
+    answer = post_webhook(body, signature(body))
+
+    assert answer.status == 200  # a business outcome: Meta must not retry it
+    assert answer.json() == {"received": 2, "outcomes": ["account_not_found", "completed"]}
+    assert second_citizen.get("jss-1002").whatsapp_number == "+6281398765432"  # type: ignore[union-attr]
+    status = call("migrate", http_event("GET", f"/v1/migrations/{orphan['flow_id']}", sub="jss-1001")).json()
+    assert (status["status"], status["reason"]) == ("failed", "account_not_found")
+
+
+def test_an_infrastructure_failure_answers_500_after_the_other_messages(
+    second_citizen: AccountRegistry, scan: Scan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing, applied = start_migration("jss-1001"), start_migration("jss-1002")
+    body = two_message_delivery(failing, applied, "6281398765432")
+    flows = services.whatsapp_flows()
+    receive = flows.receive
+
+    def flaky_receive(message: InboundMessage) -> dict[str, str]:
+        if message.sender == SENDER_E164:
+            raise ConnectionError("DynamoDB did not answer")
+        return receive(message)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(flows, "receive", flaky_receive)
+        answer = post_webhook(body, signature(body))
+
+    assert_problem(answer, 500, "internal_error")  # so Meta retries the delivery
+    assert "DynamoDB" not in answer.body
+    assert second_citizen.get("jss-1002").whatsapp_number == "+6281398765432"  # type: ignore[union-attr]
+    assert second_citizen.get("jss-1001").whatsapp_number is None  # type: ignore[union-attr]
+
+    retry = post_webhook(body, signature(body))
+    assert retry.json() == {"received": 2, "outcomes": ["completed", "completed"]}
+    assert second_citizen.get("jss-1001").whatsapp_number == SENDER_E164  # type: ignore[union-attr]
+    assert len(scan("AuditTable")) == 2  # the message applied before was not applied again

@@ -1,0 +1,44 @@
+"""'One open item per account': a newer flow or email code replaces the one still open.
+
+A pointer item (``ACTIVE#...``) names the account's open item. Opening a new one writes it, moves
+the pointer on condition it still names what was read, and closes the previous item, in one
+transaction; a lost race reads again. So two starts at the same moment leave exactly one open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.dynamo import ConditionFailed, Dynamo, Transaction
+
+_ATTEMPTS = 4
+
+
+def replace_open_item(
+    db: Dynamo,
+    table: str,
+    pointer_key: dict[str, str],
+    new_id: str,
+    expires_at: int,
+    *,
+    write_new: Callable[[Transaction], None],
+    close_previous: Callable[[Transaction, str], None],
+) -> None:
+    """``write_new`` adds the new item to the transaction; ``close_previous`` adds whatever closes
+    the previous open item (nothing, if it is already closed)."""
+    for _ in range(_ATTEMPTS):
+        pointer = db.get(table, pointer_key)
+        tx = db.transaction()
+        write_new(tx)
+        item = {**pointer_key, "open_id": new_id, "ttl": expires_at}
+        if pointer:
+            tx.put("pointer", table, item, "open_id = :previous", previous=pointer["open_id"])
+            close_previous(tx, str(pointer["open_id"]))
+        else:
+            tx.put("pointer", table, item, "attribute_not_exists(pk)")
+        try:
+            tx.commit()
+            return
+        except ConditionFailed:
+            continue  # another request moved the pointer or closed the previous item: read again
+    raise RuntimeError("could not open a new item under concurrent requests")

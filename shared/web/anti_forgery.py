@@ -1,0 +1,41 @@
+"""The anti-forgery value of the password form (B1): a per-page value, signed with the server key,
+bound to the link token and to the time the page was made.
+
+Form posts must carry it. JSON posts (``Content-Type: application/json`` exactly, as api.md allows)
+need not: a cross-site page cannot send that without a CORS preflight, and the link token, the only
+credential of that route, is not in a cookie a browser would attach by itself. Any other body type is
+refused before this check (``shared.web.api.parse_form``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from shared.config import settings
+from shared.errors import ServiceError
+from shared.keys import keyed_hash
+
+_MAX_TIME_DIGITS = 12  # epoch seconds; a longer "time" is no time at all
+
+
+def issue(token: str, now: float | None = None) -> str:
+    issued_at = int(time.time() if now is None else now)
+    return f"{issued_at}.{keyed_hash('csrf', f'{token}.{issued_at}')}"
+
+
+def is_valid(token: str, value: str | None, now: float | None = None) -> bool:
+    given = value or ""
+    issued, _, _ = given.partition(".")
+    # ASCII only: isdigit() accepts digits int() refuses, and compare_digest refuses non-ASCII.
+    if not given.isascii() or not issued.isdigit() or len(issued) > _MAX_TIME_DIGITS:
+        return False
+    age = (time.time() if now is None else now) - int(issued)
+    if not 0 <= age <= settings().flow_ttl_seconds:
+        return False
+    return hmac.compare_digest(issue(token, int(issued)), given)
+
+
+def require(token: str, value: str | None, is_form_post: bool) -> None:
+    if is_form_post and not is_valid(token, value):
+        raise ServiceError("forgery_check_failed")
