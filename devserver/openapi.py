@@ -47,6 +47,7 @@ _PLACEHOLDERS = {
     "ACCOUNTS_TABLE": "AccountsTable",
     "TOKENS_TABLE": "TokensTable",
     "AUDIT_TABLE": "AuditTable",
+    "IDEMPOTENCY_TABLE": "IdempotencyTable",
     "PUBLIC_BASE_URL": "http://127.0.0.1:3000",
     "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
     "WHATSAPP_PHONE_NUMBER_ID": "0",

@@ -62,16 +62,20 @@ def seed(registry: AccountRegistry) -> None:
         )
 
 
-def listing() -> list[dict[str, object]]:
-    return [
-        {
-            "id": d.account_id,
-            "name": d.name,
-            "email": d.email,
-            "phone_number": d.phone_number,
-            "whatsapp_number": d.whatsapp_number,
-            "password": d.password,
-            "password_hash": d.hash_kind,
-        }
-        for d in DEMO_ACCOUNTS
-    ]
+def listing(registry: AccountRegistry | None = None) -> list[dict[str, object]]:
+    """The demo accounts with their passwords and, given a registry, their numbers as they are now."""
+    rows: list[dict[str, object]] = []
+    for demo in DEMO_ACCOUNTS:
+        current = registry.get(demo.account_id) if registry else None
+        rows.append(
+            {
+                "id": demo.account_id,
+                "name": demo.name,
+                "email": demo.email,
+                "phone_number": current.phone_number if current else demo.phone_number,
+                "whatsapp_number": current.whatsapp_number if current else demo.whatsapp_number,
+                "password": demo.password,
+                "password_hash": demo.hash_kind,
+            }
+        )
+    return rows

@@ -99,7 +99,7 @@ class LocalStack:
         seed.seed(accounts())
         self.authorizer = LocalAuthorizer(issuer=f"{self.base_url}/__dev", audience=os.environ["JWT_AUDIENCE"])
         gateway = Gateway(template.routes(parsed), self.authorizer)
-        gateway.add_dev_route("GET", "/__dev/accounts", lambda _: json_response(200, seed.listing()))
+        gateway.add_dev_route("GET", "/__dev/accounts", lambda _: json_response(200, seed.listing(accounts())))
         gateway.add_dev_route("POST", "/__dev/token", self._issue_token)
         gateway.add_dev_route("GET", "/__dev/mailbox", self._mailbox)
         gateway.add_dev_route("POST", "/__dev/whatsapp/send", self._simulate_whatsapp)

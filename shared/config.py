@@ -46,7 +46,7 @@ class Settings:
             accounts_table=env["ACCOUNTS_TABLE"],
             tokens_table=env["TOKENS_TABLE"],
             audit_table=env["AUDIT_TABLE"],
-            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            idempotency_table=env["IDEMPOTENCY_TABLE"],
             public_base_url=env["PUBLIC_BASE_URL"].rstrip("/"),
             whatsapp_business_number=env["WHATSAPP_BUSINESS_NUMBER"],
             whatsapp_phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"],
