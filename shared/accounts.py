@@ -179,7 +179,8 @@ class AccountRegistry:
         """Reads the account, lets ``check`` refuse it (by raising), and commits the journey's own
         ``stage`` (consuming its flow or token) together with the number change, all or nothing.
 
-        Retried when only the account changed meanwhile; any other lost condition is raised as
+        Retried when only the account changed meanwhile (or transactions clashed without a lost
+        condition); any other lost condition is raised as
         ``ConditionFailed`` naming it (``claim``, or a label of ``stage``). Returns the account as it
         was before the change, and the time of the change.
         """
@@ -195,8 +196,8 @@ class AccountRegistry:
             try:
                 tx.commit()
             except ConditionFailed as failed:
-                if failed.labels == {"account"}:
-                    continue  # another change of this account got in first: read it again
+                if failed.labels <= {"account"}:
+                    continue  # another change of this account, or a clash in flight: read it again
                 raise
             return account, now
         raise RuntimeError("the account kept changing during a number change")

@@ -207,6 +207,12 @@ CATALOG: dict[str, ErrorSpec] = {
         "Verifikasi webhook gagal.",
         "Webhook verification failed.",
     ),
+    "busy": ErrorSpec(
+        429,
+        "Busy",
+        "Layanan sedang sibuk. Silakan coba lagi dalam beberapa detik.",
+        "The service is busy. Please try again in a few seconds.",
+    ),
     "internal_error": ErrorSpec(
         500,
         "Internal error",

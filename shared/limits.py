@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from shared.dynamo import ConditionFailed, Dynamo
+from shared.errors import ServiceError
 
 _ATTEMPTS = 8
 
@@ -76,8 +77,8 @@ class SlidingWindowLimiter:
                 return
             except ConditionFailed:
                 _back_off(attempt)
-        # Still contended after every try: a burst at this very moment. Ask the caller to come back.
-        raise LimitReached(1, windows[0])
+        # Still contended after every try: a burst at this very moment. Not a limit: ask to come back.
+        raise ServiceError("busy", retry_after=1)
 
     def remove(self, name: str, hit: float) -> None:
         """Takes back one recorded hit (the action it counted did not happen)."""

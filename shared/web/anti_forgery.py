@@ -1,10 +1,11 @@
 """The anti-forgery value of the password form (B1): a per-page value, signed with the server key,
 bound to the link token and to the time the page was made.
 
-Form posts must carry it. JSON posts (``Content-Type: application/json`` exactly, as api.md allows)
-need not: a cross-site page cannot send that without a CORS preflight, and the link token, the only
-credential of that route, is not in a cookie a browser would attach by itself. Any other body type is
-refused before this check (``shared.web.api.parse_form``).
+Form posts must carry it: a form is what another site could make a citizen's browser submit
+without any script. JSON posts (``Content-Type: application/json`` exactly, as api.md allows) need
+not: the API's CORS rules let any origin send them, but whoever can send one already holds the link
+token, the route's only credential, which no browser attaches by itself (it is not a cookie). Any
+other body type is refused before this check (``shared.web.api.parse_form``).
 """
 
 from __future__ import annotations

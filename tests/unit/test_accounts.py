@@ -46,15 +46,6 @@ def test_the_fingerprint_tells_numbers_apart() -> None:
     assert NEW[1:] not in number_fingerprint(NEW)
 
 
-def test_with_the_old_token_key_as_number_key_the_fingerprints_are_the_old_hashes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Claims written before the split stay readable when NUMBER_HASH_KEY takes the old key's value."""
-    old_hash = keyed_hash("number", NEW)
-    monkeypatch.setenv("NUMBER_HASH_KEY", "unit-test-key")  # conftest's TOKEN_HMAC_KEY
-    assert number_fingerprint(NEW) == old_hash
-
-
 def test_the_number_key_must_be_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NUMBER_HASH_KEY")
     with pytest.raises(MissingSecretError):
@@ -171,6 +162,26 @@ def test_a_commit_is_retried_when_only_the_account_moved(
     assert [a.number_version for a in steps.checked] == [0, 7]  # read again, checked again
     assert before.number_version == 7
     assert registry.get("jss-5005").number_version == 8  # type: ignore[union-attr]
+    assert registry.owner_of(NEW) == "jss-5005"
+    assert len(audit_records(scan)) == 1
+
+
+def test_a_commit_is_retried_after_a_clash_that_lost_no_condition(
+    registry: AccountRegistry, account: Account, scan: Scan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactions that kept clashing (or a throttled cancellation) name no lost condition: retry."""
+    real_commit = Transaction.commit
+    clashes: list[int] = []
+
+    def clash_once(tx: Transaction, attempts: int = 4) -> None:
+        if not clashes:
+            clashes.append(1)
+            raise ConditionFailed(frozenset())
+        real_commit(tx, attempts)
+
+    monkeypatch.setattr(Transaction, "commit", clash_once)
+    commit(registry, Steps())
+    assert clashes == [1]
     assert registry.owner_of(NEW) == "jss-5005"
     assert len(audit_records(scan)) == 1
 
