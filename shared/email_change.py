@@ -16,12 +16,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from shared.accounts import Account, AccountRegistry, ChangeMethod
+from shared.accounts import Account, ChangeMethod
 from shared.config import Settings
 from shared.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.errors import ServiceError
+from shared.journey import Journey
 from shared.keys import keyed_hash
-from shared.limits import LimitReached, SlidingWindowLimiter, Window
+from shared.limits import LimitReached, Window
 from shared.notifications import Mailer, MailNotSent, notify_number_changed, verification_code_email
 from shared.observability import logger, metrics, tracer
 from shared.open_items import replace_open_item
@@ -84,14 +85,9 @@ def _active_code_key(account_id: str) -> dict[str, str]:
     return {"pk": f"ACTIVE#email_code#{account_id}"}
 
 
-class EmailNumberChange:
+class EmailNumberChange(Journey):
     def __init__(self, db: Dynamo, settings: Settings, mailer: Mailer, clock: Callable[[], float] = time.time) -> None:
-        self.db = db
-        self.settings = settings
-        self.mailer = mailer
-        self.clock = clock
-        self.accounts = AccountRegistry(db, settings)
-        self.limiter = SlidingWindowLimiter(db, settings.tokens_table)
+        super().__init__(db, settings, mailer, clock)
         self.resend_window = Window(1, settings.email_code_resend_seconds)
         self.hourly_window = Window(settings.email_codes_per_hour, 3600)
 

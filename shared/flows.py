@@ -22,13 +22,14 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from shared.accounts import Account, AccountRegistry, ChangeMethod
+from shared.accounts import Account, ChangeMethod
 from shared.clock import iso, wib_time
 from shared.config import Settings
 from shared.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.errors import ServiceError
+from shared.journey import Journey
 from shared.keys import keyed_hash
-from shared.limits import LimitReached, SlidingWindowLimiter, Window
+from shared.limits import LimitReached, Window
 from shared.notifications import Mailer, notify_number_changed
 from shared.observability import logger, metrics, tracer
 from shared.open_items import replace_open_item
@@ -190,7 +191,7 @@ def _prepared_message(kind: FlowKind, link_url: str) -> str:
     )
 
 
-class WhatsAppFlows:
+class WhatsAppFlows(Journey):
     def __init__(
         self,
         db: Dynamo,
@@ -198,12 +199,7 @@ class WhatsAppFlows:
         mailer: Mailer,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db = db
-        self.settings = settings
-        self.mailer = mailer
-        self.clock = clock
-        self.accounts = AccountRegistry(db, settings)
-        self.limiter = SlidingWindowLimiter(db, settings.tokens_table)
+        super().__init__(db, settings, mailer, clock)
         self.password_window = Window(
             settings.password_tries_per_account,
             settings.password_window_seconds,

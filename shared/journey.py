@@ -1,0 +1,23 @@
+"""What every journey works with: the tables, the settings, the mailer, the clock, the accounts and
+the sliding-window limits. The clock is injected so tests can move time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from shared.accounts import AccountRegistry
+from shared.config import Settings
+from shared.dynamo import Dynamo
+from shared.limits import SlidingWindowLimiter
+from shared.notifications import Mailer
+
+
+class Journey:
+    def __init__(self, db: Dynamo, settings: Settings, mailer: Mailer, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.settings = settings
+        self.mailer = mailer
+        self.clock = clock
+        self.accounts = AccountRegistry(db, settings)
+        self.limiter = SlidingWindowLimiter(db, settings.tokens_table)
