@@ -9,7 +9,7 @@ from shared.flows import FlowKind
 from shared.services import whatsapp_flows
 from shared.web import anti_forgery
 from shared.web.api import caller_account_id, create_app, is_form_post, lambda_handler_for, parse_form
-from shared.web.models import FLOW_ID, FLOW_STARTED, FlowStarted, FlowState, PasswordConfirmation
+from shared.web.models import FLOW_ID, FLOW_STARTED, LINK_PAGE, FlowStarted, FlowState, PasswordConfirmation
 from shared.web.pages import link_response
 
 app = create_app()
@@ -26,13 +26,15 @@ def number_change_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> Flow
     return FlowState.of(*whatsapp_flows().status(caller_account_id(app), flow_id, FlowKind.NUMBER_CHANGE))
 
 
-@app.get("/c/<token>", summary="The blue link of a number change: waiting, or the password form")
+@app.get("/c/<token>", responses=LINK_PAGE, summary="The blue link of a number change: waiting, or the password form")
 def number_change_link(token: str) -> Response[str]:
     view = whatsapp_flows().view_link(token, FlowKind.NUMBER_CHANGE)
     return link_response(view, token, app.current_event.headers)
 
 
-@app.post("/c/<token>", summary="Confirm the number change with the account password (form post or JSON)")
+@app.post(
+    "/c/<token>", responses=LINK_PAGE, summary="Confirm the number change with the account password (form post or JSON)"
+)
 def confirm_number_change(token: str) -> Response[str]:
     event = app.current_event
     form = parse_form(event, PasswordConfirmation)

@@ -75,6 +75,29 @@ class FlowState(BaseModel):
         )
 
 
+class LinkState(BaseModel):
+    """The blue link's page as JSON (``Accept: application/json``)."""
+
+    kind: str = Field(description="migration or number_change")
+    status: str = Field(description="pending, awaiting_password, completed, failed or locked")
+    message: str | None = Field(description="The success sentence, word for word, once completed.")
+    number_masked: str | None
+    account_masked: str
+    reason: str | None = Field(description="Why it failed (a stable code).")
+    reason_text: str | None = Field(description="The same, in the page's language.")
+    tries_left: int | None = None
+    csrf_token: str | None = Field(default=None, description="For form posts of the password; JSON posts need none.")
+    expires_at: str | None = None
+
+
+LINK_PAGE: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The page for the flow's state (HTML), or the same as JSON",
+        "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": LinkState}},
+    }
+}
+
+
 class ContactCard(BaseModel):
     phone_number: str | None
     whatsapp_number: str | None = Field(description="E.164, or null before the migration to WhatsApp.")

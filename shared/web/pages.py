@@ -20,6 +20,7 @@ from shared.clock import iso
 from shared.errors import ServiceError
 from shared.flows import FailureReason, FlowKind, FlowStatus, LinkView
 from shared.web import anti_forgery
+from shared.web.models import LinkState
 
 REFRESH_SECONDS = 5
 
@@ -255,18 +256,18 @@ def error_page(error: ServiceError, lang: str) -> Response[str]:
 
 def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:
     """The JSON form of a link page, for ``Accept: application/json``."""
-    return {
-        "kind": str(view.kind),
-        "status": str(view.status),
-        "message": view.success_message,
-        "number_masked": view.number_masked,
-        "account_masked": view.account_masked,
-        "reason": view.reason,
-        "reason_text": reason_text(view.reason, lang) if view.reason else None,
-        "tries_left": view.tries_left,
-        "csrf_token": anti_forgery.issue(token) if view.status is FlowStatus.AWAITING_PASSWORD else None,
-        "expires_at": iso(view.expires_at) if view.expires_at else None,
-    }
+    return LinkState(
+        kind=str(view.kind),
+        status=str(view.status),
+        message=view.success_message,
+        number_masked=view.number_masked,
+        account_masked=view.account_masked,
+        reason=view.reason,
+        reason_text=reason_text(view.reason, lang) if view.reason else None,
+        tries_left=view.tries_left,
+        csrf_token=anti_forgery.issue(token) if view.status is FlowStatus.AWAITING_PASSWORD else None,
+        expires_at=iso(view.expires_at) if view.expires_at else None,
+    ).model_dump()
 
 
 def link_response(
