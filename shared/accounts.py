@@ -93,6 +93,10 @@ class AccountRegistry:
         item = self.db.get(self.settings.accounts_table, number_claim_key(e164))
         return str(item["account_id"]) if item else None
 
+    def held_by_another(self, e164: str, account_id: str) -> bool:
+        """True when the number is claimed by an account other than ``account_id``."""
+        return self.owner_of(e164) not in (None, account_id)
+
     def stage_number_change(
         self,
         tx: Transaction,

@@ -279,7 +279,7 @@ class EmailNumberChange(Journey):
         def check(account: Account) -> None:
             if new_number == account.whatsapp_number:
                 raise ServiceError("whatsapp_number_unchanged")
-            if self.accounts.owner_of(new_number) not in (None, account_id):
+            if self.accounts.held_by_another(new_number, account_id):
                 raise ServiceError("whatsapp_number_taken")
 
         def consume_permit(tx: Transaction, now: int) -> None:

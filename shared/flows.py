@@ -296,6 +296,10 @@ class WhatsAppFlows(Journey):
         """What the blue link shows. Never changes state: chat apps fetch links for previews."""
         return self._view(self._visible_flow(token, kind))
 
+    def _current_view(self, flow: Flow) -> LinkView:
+        """The view of the flow as it is now, after this request or a parallel one moved it."""
+        return self._view(self._flow(flow.flow_id) or flow)
+
     def _view(self, flow: Flow) -> LinkView:
         status = flow.status_at(self.clock())
         account = self.accounts.get(flow.account_id)
@@ -411,7 +415,7 @@ class WhatsAppFlows(Journey):
         return {"outcome": "awaiting_password", "flow_id": flow.flow_id}
 
     def _refuse_if_taken(self, account: Account, number: str) -> None:
-        if self.accounts.owner_of(number) not in (None, account.account_id):
+        if self.accounts.held_by_another(number, account.account_id):
             raise _Refused(FailureReason.NUMBER_TAKEN)
 
     def _commit_change(
@@ -453,9 +457,9 @@ class WhatsAppFlows(Journey):
         try:
             return ConfirmResult(self._confirm(flow, token, password))
         except _Finished:
-            return ConfirmResult(self._view(self._flow(flow.flow_id) or flow))
+            return ConfirmResult(self._current_view(flow))
         except ServiceError as error:
-            return ConfirmResult(self._view(self._flow(flow.flow_id) or flow), error)
+            return ConfirmResult(self._current_view(flow), error)
 
     def _confirm(self, flow: Flow, token: str, password: str) -> LinkView:
         status = flow.status_at(self.clock())
@@ -482,9 +486,9 @@ class WhatsAppFlows(Journey):
 
         self.limiter.reset(limit_name)
         new_number = unseal(token, flow.flow_id, flow.proposed_sealed or "")
-        if new_number is None:  # the server key changed since the message arrived
+        if new_number is None:  # the sealed value was damaged: nothing to confirm
             self._fail(flow, FailureReason.PROPOSAL_UNREADABLE, expected=FlowStatus.AWAITING_PASSWORD)
-            return self._view(self._flow(flow.flow_id) or flow)
+            return self._current_view(flow)
         return self._complete_change(flow, new_number)
 
     def _complete_change(self, flow: Flow, new_number: str) -> LinkView:
@@ -500,12 +504,12 @@ class WhatsAppFlows(Journey):
             done = self._commit_change(flow, new_number, ChangeMethod.WHATSAPP_CHANGE, check, stage)
         except _Refused as refused:
             self._fail(flow, refused.reason, new_number, expected=FlowStatus.AWAITING_PASSWORD)
-            return self._view(self._flow(flow.flow_id) or flow)
+            return self._current_view(flow)
         if done is not None:
             account, now = done
             metrics.add_metric(name="NumberChangeCompleted", unit="Count", value=1)
             notify_number_changed(self.mailer, account.email, CHANGE_SUCCESS, new_number, now)
-        return self._view(self._flow(flow.flow_id) or flow)  # done, by this request or a parallel one
+        return self._current_view(flow)  # done, by this request or a parallel one
 
     def _refuse_if_account_locked(self, limit_name: str) -> None:
         """Across flows, too many wrong passwords lock confirmation for the account for a while."""
