@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bcrypt
 from argon2 import PasswordHasher
 
-from shared.accounts import Account, AccountRegistry
+from shared.domain.accounts import Account, AccountRegistry
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 from devserver import console, meta, seed, services, template
 from devserver.authorizer import LocalAuthorizer
 from devserver.gateway import Gateway, LocalResponse, Request, json_response, serve
+from shared.domain.phone import parse_mobile_number
 from shared.errors import ServiceError
-from shared.phone import parse_mobile_number
 
 # Documented local defaults; any of them can be overridden from the environment.
 LOCAL_DEFAULTS = {

@@ -8,15 +8,15 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from shared.adapters.dynamo import Dynamo
 from shared.config import settings
-from shared.dynamo import Dynamo
 
 if TYPE_CHECKING:
-    from shared.accounts import AccountRegistry
-    from shared.email_change import EmailNumberChange
-    from shared.flows import WhatsAppFlows
-    from shared.inbound import WebhookReceiver
-    from shared.notifications import Mailer
+    from shared.adapters.mail import Mailer
+    from shared.domain.accounts import AccountRegistry
+    from shared.domain.email_change import EmailNumberChange
+    from shared.domain.flows import WhatsAppFlows
+    from shared.domain.inbound import WebhookReceiver
 
 
 @cache
@@ -26,34 +26,34 @@ def dynamo() -> Dynamo:
 
 @cache
 def mailer() -> Mailer:
-    from shared.notifications import Mailer
+    from shared.adapters.mail import Mailer
 
     return Mailer(settings().mail_from)
 
 
 @cache
 def accounts() -> AccountRegistry:
-    from shared.accounts import AccountRegistry
+    from shared.domain.accounts import AccountRegistry
 
     return AccountRegistry(dynamo(), settings())
 
 
 @cache
 def whatsapp_flows() -> WhatsAppFlows:
-    from shared.flows import WhatsAppFlows
+    from shared.domain.flows import WhatsAppFlows
 
     return WhatsAppFlows(dynamo(), settings(), mailer())
 
 
 @cache
 def webhook_receiver() -> WebhookReceiver:
-    from shared.inbound import WebhookReceiver
+    from shared.domain.inbound import WebhookReceiver
 
     return WebhookReceiver(whatsapp_flows(), settings())
 
 
 @cache
 def email_number_change() -> EmailNumberChange:
-    from shared.email_change import EmailNumberChange
+    from shared.domain.email_change import EmailNumberChange
 
     return EmailNumberChange(dynamo(), settings(), mailer())

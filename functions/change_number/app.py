@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from shared.flows import FlowKind
+from shared.domain.flows import FlowKind
 from shared.services import whatsapp_flows
 from shared.web import anti_forgery
 from shared.web.api import caller_account_id, create_app, is_form_post, lambda_handler_for, parse_form

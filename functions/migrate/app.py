@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from shared.flows import FlowKind
+from shared.domain.flows import FlowKind
 from shared.services import whatsapp_flows
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
 from shared.web.models import FLOW_ID, FLOW_STARTED, LINK_PAGE, FlowStarted, FlowState

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hmac
 import time
 
+from shared.adapters.keys import keyed_hash
 from shared.config import settings
 from shared.errors import ServiceError
-from shared.keys import keyed_hash
 
 _MAX_TIME_DIGITS = 12  # epoch seconds; a longer "time" is no time at all
 

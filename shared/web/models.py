@@ -11,7 +11,7 @@ from shared.clock import iso
 if TYPE_CHECKING:  # the contact function has no flows to load
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-    from shared.flows import Flow, FlowStatus, StartedFlow
+    from shared.domain.flows import Flow, FlowStatus, StartedFlow
 
 _STATES_WITH_REASON = ("failed", "expired")
 

@@ -17,8 +17,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from shared.clock import iso
+from shared.domain.flows import FailureReason, FlowKind, FlowStatus, LinkView
 from shared.errors import ServiceError
-from shared.flows import FailureReason, FlowKind, FlowStatus, LinkView
 from shared.web import anti_forgery
 from shared.web.models import LinkState
 

@@ -180,9 +180,9 @@ class Api:
         hash_kind: str = "bcrypt-2y",
     ) -> Citizen:
         from devserver.seed import password_hash
-        from shared.accounts import Account, AccountRegistry
+        from shared.adapters.dynamo import Dynamo
         from shared.config import Settings
-        from shared.dynamo import Dynamo
+        from shared.domain.accounts import Account, AccountRegistry
 
         account_id = f"it-{uuid.uuid4().hex[:12]}"
         phone = random_mobile()
@@ -198,9 +198,9 @@ class Api:
         return Citizen(account_id, password, account.email, phone, account.whatsapp_number, self.token(account_id))
 
     def account(self, account_id: str) -> Any:
-        from shared.accounts import AccountRegistry
+        from shared.adapters.dynamo import Dynamo
         from shared.config import Settings
-        from shared.dynamo import Dynamo
+        from shared.domain.accounts import AccountRegistry
 
         return AccountRegistry(Dynamo(), Settings.from_environment()).get(account_id)
 
@@ -211,7 +211,7 @@ class Api:
 
     def expire_flow(self, flow_id: str) -> None:
         """Moves a flow's expiry into the past, as if its ten minutes had run out."""
-        from shared.dynamo import Dynamo
+        from shared.adapters.dynamo import Dynamo
 
         Dynamo().update("TokensTable", {"pk": f"FLOW#{flow_id}"}, "SET expires_at = :past", past=int(time.time()) - 1)
 

@@ -46,7 +46,7 @@ def change(api: Api, citizen: Citizen, token: str, number: str) -> Any:
 
 def forget_resend_limit(citizen: Citizen) -> None:
     """Lets a test ask for a second code without waiting out the 60 seconds."""
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     Dynamo().delete("TokensTable", {"pk": f"LIMIT#email_code#{citizen.account_id}"})
 
@@ -103,7 +103,7 @@ def test_five_wrong_codes_kill_the_code(api: Api) -> None:
 
 
 def test_an_expired_code_is_refused(api: Api) -> None:
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     citizen = api.citizen(whatsapp=True)
     sent = request_code(api, citizen)
@@ -161,7 +161,7 @@ def test_at_most_five_codes_an_hour(api: Api) -> None:
 
 def _shift_resend_window(citizen: Citizen) -> None:
     """Moves the latest request 61 s into the past, as if the citizen had waited a minute."""
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     db = Dynamo()
     key = {"pk": f"LIMIT#email_code#{citizen.account_id}"}
@@ -254,9 +254,9 @@ def test_one_token_used_twice_at_the_same_moment_changes_the_number_once(api: Ap
 
 
 def api_owner(number: str) -> str | None:
-    from shared.accounts import AccountRegistry
+    from shared.adapters.dynamo import Dynamo
     from shared.config import Settings
-    from shared.dynamo import Dynamo
+    from shared.domain.accounts import AccountRegistry
 
     return AccountRegistry(Dynamo(), Settings.from_environment()).owner_of(number)
 

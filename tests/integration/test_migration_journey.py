@@ -165,7 +165,7 @@ def test_two_deliveries_of_the_same_message_at_the_same_moment_have_one_effect(a
 
 
 def test_a_flow_whose_account_is_gone_does_not_stop_the_rest_of_the_delivery(api: Api, whatsapp: WhatsApp) -> None:
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     gone, citizen = api.citizen(), api.citizen()
     orphan, live = start(api, gone), start(api, citizen)
@@ -375,7 +375,7 @@ def test_errors_are_problem_documents_in_indonesian(api: Api, path: str) -> None
 
 
 def _audit_records(account_id: str) -> list[dict[str, object]]:
-    from shared.dynamo import Dynamo, from_attributes
+    from shared.adapters.dynamo import Dynamo, from_attributes
 
     response = Dynamo().client.query(
         TableName="AuditTable",

@@ -152,7 +152,7 @@ def test_ten_wrong_passwords_across_flows_lock_the_account_for_a_while(api: Api,
 
 
 def _reset_start_limit(citizen: Citizen) -> None:
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     Dynamo().delete("TokensTable", {"pk": f"LIMIT#start#number_change#{citizen.account_id}"})
 
@@ -266,7 +266,7 @@ def test_the_proposed_number_is_never_stored_in_clear(api: Api, whatsapp: WhatsA
 
 
 def _tables_containing(text: str) -> set[str]:
-    from shared.dynamo import Dynamo
+    from shared.adapters.dynamo import Dynamo
 
     client = Dynamo().client
     found = set()

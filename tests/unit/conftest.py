@@ -27,11 +27,11 @@ if str(ROOT) not in sys.path:
 
 from devserver import template  # noqa: E402
 from shared import services  # noqa: E402
-from shared.accounts import Account, AccountRegistry  # noqa: E402
+from shared.adapters.dynamo import Dynamo  # noqa: E402
+from shared.adapters.mail import Mailer  # noqa: E402
 from shared.config import Settings, settings  # noqa: E402
-from shared.dynamo import Dynamo  # noqa: E402
-from shared.flows import WhatsAppFlows  # noqa: E402
-from shared.notifications import Mailer  # noqa: E402
+from shared.domain.accounts import Account, AccountRegistry  # noqa: E402
+from shared.domain.flows import WhatsAppFlows  # noqa: E402
 
 REGION = "ap-southeast-3"
 MAIL_FROM = "no-reply@jss.example"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from shared.accounts import Account, AccountRegistry, ChangeMethod, account_key, number_claim_key
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction, from_attributes
+from shared.adapters.keys import MissingSecretError, keyed_hash, number_fingerprint
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo, Transaction, from_attributes
+from shared.domain.accounts import Account, AccountRegistry, ChangeMethod, account_key, number_claim_key
 from shared.errors import ServiceError
-from shared.keys import MissingSecretError, keyed_hash, number_fingerprint
 
 OLD = "+6285712345678"
 NEW = "+6281234567890"

@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from shared import email_change
-from shared.accounts import Account, AccountRegistry
+from shared.adapters.dynamo import Dynamo, from_attributes
+from shared.adapters.keys import keyed_hash, number_fingerprint
+from shared.adapters.mail import Mailer
 from shared.config import Settings
-from shared.dynamo import Dynamo, from_attributes
-from shared.email_change import (
+from shared.domain import email_change
+from shared.domain.accounts import Account, AccountRegistry
+from shared.domain.email_change import (
     EMAIL_CHANGE_SUCCESS,
     ChangePermit,
     CodeSent,
@@ -27,8 +29,6 @@ from shared.email_change import (
     verification_key,
 )
 from shared.errors import ServiceError
-from shared.keys import keyed_hash, number_fingerprint
-from shared.notifications import Mailer
 
 CURRENT_WA = "+6285712345678"  # the account's WhatsApp number before the change
 NEW_WA = "+6281234567890"  # the number the citizen types, in any spelling
@@ -754,7 +754,7 @@ def test_the_change_is_committed_through_the_account_registry(
 def test_the_open_code_is_named_by_the_shared_open_item_pointer(
     service: EmailNumberChange, citizen: Account, clock: Any, db: Dynamo, config: Settings
 ) -> None:
-    """shared.open_items.replace_open_item keeps the open code's pointer, as it does the open flow's."""
+    """shared.domain.open_items.replace_open_item keeps the open code's pointer, as it does the open flow's."""
     pointer_key = {"pk": f"ACTIVE#email_code#{citizen.account_id}"}
     first = service.send_code(citizen.account_id)
     pointer = db.get(config.tokens_table, pointer_key)

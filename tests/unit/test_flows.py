@@ -13,13 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared import flows as flows_module
-from shared.accounts import Account, AccountRegistry, account_key
+from shared.adapters.dynamo import Dynamo, from_attributes
+from shared.adapters.keys import keyed_hash, number_fingerprint
+from shared.adapters.mail import Mailer
 from shared.clock import iso, wib_time
 from shared.config import Settings
-from shared.dynamo import Dynamo, from_attributes
-from shared.errors import ServiceError
-from shared.flows import (
+from shared.domain import flows as flows_module
+from shared.domain.accounts import Account, AccountRegistry, account_key
+from shared.domain.flows import (
     CHANGE_SUCCESS,
     MIGRATION_SUCCESS,
     FailureReason,
@@ -31,9 +32,8 @@ from shared.flows import (
     flow_key,
     open_flow_key,
 )
-from shared.keys import keyed_hash, number_fingerprint
-from shared.notifications import Mailer
-from shared.sealing import unseal
+from shared.domain.sealing import unseal
+from shared.errors import ServiceError
 from shared.web import anti_forgery
 from shared.web.models import FlowState
 from shared.web.pages import link_page, link_payload

@@ -1,4 +1,4 @@
-"""WebhookReceiver (shared/inbound.py) on moto: every message of a delivery is applied, exactly once,
+"""WebhookReceiver (shared/domain/inbound.py) on moto: every message of a delivery is applied, exactly once,
 and an infrastructure failure on one message fails the delivery only after the others were applied."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from shared.accounts import Account, AccountRegistry, account_key
+from shared.adapters.dynamo import Dynamo
 from shared.config import Settings
-from shared.dynamo import Dynamo
+from shared.domain.accounts import Account, AccountRegistry, account_key
+from shared.domain.flows import FailureReason, FlowKind, FlowStatus, InboundMessage, StartedFlow, WhatsAppFlows
+from shared.domain.inbound import WebhookReceiver
 from shared.errors import ServiceError
-from shared.flows import FailureReason, FlowKind, FlowStatus, InboundMessage, StartedFlow, WhatsAppFlows
-from shared.inbound import WebhookReceiver
 
 MakeAccount = Callable[..., Account]
 Scan = Callable[[str], list[dict[str, Any]]]

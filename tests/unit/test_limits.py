@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from shared import limits
+from shared.adapters.dynamo import ConditionFailed, Dynamo
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo
+from shared.domain import limits
+from shared.domain.limits import LimitReached, SlidingWindowLimiter, Window
 from shared.errors import ServiceError
-from shared.limits import LimitReached, SlidingWindowLimiter, Window
 
 T0 = 1_750_000_000
 

@@ -1,4 +1,4 @@
-"""'One open item per account' (shared/open_items.py), the one place that replaces an account's open
+"""'One open item per account' (shared/domain/open_items.py), the one place that replaces an account's open
 flow or email code, on moto."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.dynamo import Dynamo, Transaction
 from shared.config import Settings
-from shared.dynamo import Dynamo, Transaction
-from shared.open_items import replace_open_item
+from shared.domain.open_items import replace_open_item
 
 POINTER = {"pk": "ACTIVE#test#jss-1001"}
 

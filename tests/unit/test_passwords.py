@@ -8,8 +8,8 @@ from typing import Any
 import bcrypt
 import pytest
 
-from shared import passwords
-from shared.passwords import verify_password
+from shared.domain import passwords
+from shared.domain.passwords import verify_password
 
 PASSWORD = "Rahasia-JSS-2024!"
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from shared.domain.phone import display_number, from_whatsapp_id, mask_email, mask_number, parse_mobile_number
 from shared.errors import ServiceError
-from shared.phone import display_number, from_whatsapp_id, mask_email, mask_number, parse_mobile_number
 
 # (typed, E.164): the spellings citizens use for the same kinds of numbers.
 VALID = [

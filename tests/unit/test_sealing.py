@@ -1,4 +1,4 @@
-"""Sealing a value with a link token (shared/sealing.py): how B1 keeps the proposed number on the flow."""
+"""Sealing a value with a link token (shared/domain/sealing.py): how B1 keeps the proposed number on the flow."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from shared.sealing import seal, unseal
+from shared.domain.sealing import seal, unseal
 
 TOKEN = "tok_" + "A" * 28
 OTHER_TOKEN = "tok_" + "B" * 28

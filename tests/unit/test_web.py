@@ -23,9 +23,9 @@ import pytest
 from pydantic import ValidationError
 
 from shared import services
-from shared.accounts import Account, AccountRegistry, account_key
+from shared.domain.accounts import Account, AccountRegistry, account_key
+from shared.domain.flows import CHANGE_SUCCESS, MIGRATION_SUCCESS, InboundMessage
 from shared.errors import ServiceError
-from shared.flows import CHANGE_SUCCESS, MIGRATION_SUCCESS, InboundMessage
 from shared.web import anti_forgery, pages
 from shared.web.models import CodeEntry
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.flows import InboundMessage
-from shared.whatsapp import Delivery, handshake_answer, inbound_text_messages, signature_valid
+from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
+from shared.domain.flows import InboundMessage
 
 SECRET = "unit-app-secret"
 OUR_ID = "100000000000001"

@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from shared.dynamo import ConditionFailed, Dynamo
+from shared.adapters.dynamo import ConditionFailed, Dynamo
 from shared.errors import ServiceError
 
 _ATTEMPTS = 8

@@ -16,17 +16,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from shared.accounts import Account, ChangeMethod
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.keys import keyed_hash
+from shared.adapters.mail import Mailer, MailNotSent
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.domain.accounts import Account, ChangeMethod
+from shared.domain.journey import Journey
+from shared.domain.limits import LimitReached, Window
+from shared.domain.notifications import notify_number_changed, verification_code_email
+from shared.domain.open_items import replace_open_item
+from shared.domain.phone import display_number, mask_email, parse_mobile_number
 from shared.errors import ServiceError
-from shared.journey import Journey
-from shared.keys import keyed_hash
-from shared.limits import LimitReached, Window
-from shared.notifications import Mailer, MailNotSent, notify_number_changed, verification_code_email
 from shared.observability import logger, metrics, tracer
-from shared.open_items import replace_open_item
-from shared.phone import display_number, mask_email, parse_mobile_number
 
 EMAIL_CHANGE_SUCCESS = "Data No. Whatsapp Berhasil diperbarui"
 CODE_DIGITS = 6

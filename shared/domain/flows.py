@@ -5,7 +5,7 @@ carries a single-use link token, the webhook receives it (which proves the numbe
 shows the result. B1 then asks for the account password before the number changes.
 
 Only a keyed hash of the token is stored; the number proposed in B1 waits on the flow sealed with
-the token (``shared.sealing``). Every read checks expiry itself, because DynamoDB removes expired
+the token (``shared.domain.sealing``). Every read checks expiry itself, because DynamoDB removes expired
 items lazily and DynamoDB Local never does.
 """
 
@@ -22,20 +22,21 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from shared.accounts import Account, ChangeMethod
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.keys import keyed_hash
+from shared.adapters.mail import Mailer
 from shared.clock import iso, wib_time
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.domain.accounts import Account, ChangeMethod
+from shared.domain.journey import Journey
+from shared.domain.limits import LimitReached, Window
+from shared.domain.notifications import notify_number_changed
+from shared.domain.open_items import replace_open_item
+from shared.domain.passwords import verify_password
+from shared.domain.phone import mask_email, mask_number
+from shared.domain.sealing import seal, unseal
 from shared.errors import ServiceError
-from shared.journey import Journey
-from shared.keys import keyed_hash
-from shared.limits import LimitReached, Window
-from shared.notifications import Mailer, notify_number_changed
 from shared.observability import logger, metrics, tracer
-from shared.open_items import replace_open_item
-from shared.passwords import verify_password
-from shared.phone import mask_email, mask_number
-from shared.sealing import seal, unseal
 
 MIGRATION_SUCCESS = "Migrasi akun aplikasi Jogja Smart Service berhasil"
 CHANGE_SUCCESS = "Pergantian No. WhatsApp Berhasil"

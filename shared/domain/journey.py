@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from shared.accounts import AccountRegistry
+from shared.adapters.dynamo import Dynamo
+from shared.adapters.mail import Mailer
 from shared.config import Settings
-from shared.dynamo import Dynamo
-from shared.limits import SlidingWindowLimiter
-from shared.notifications import Mailer
+from shared.domain.accounts import AccountRegistry
+from shared.domain.limits import SlidingWindowLimiter
 
 
 class Journey:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 
 _ATTEMPTS = 4
 

@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from shared.adapters.keys import secret
+from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
 from shared.config import Settings
+from shared.domain.flows import InboundMessage, WhatsAppFlows
 from shared.errors import ServiceError
-from shared.flows import InboundMessage, WhatsAppFlows
-from shared.keys import secret
 from shared.observability import logger, metrics
-from shared.whatsapp import Delivery, handshake_answer, inbound_text_messages, signature_valid
 
 KEEP_MESSAGE_IDS_SECONDS = 8 * 24 * 3600  # longer than Meta's seven days of retries
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.keys import number_fingerprint
 from shared.config import Settings
-from shared.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.domain.phone import mask_number
 from shared.errors import ServiceError
-from shared.keys import number_fingerprint
-from shared.phone import mask_number
 
 
 def account_key(account_id: str) -> dict[str, str]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.flows import InboundMessage
-from shared.phone import from_whatsapp_id
+from shared.domain.flows import InboundMessage
+from shared.domain.phone import from_whatsapp_id
 
 SIGNATURE_PREFIX = "sha256="
 

@@ -1,0 +1,57 @@
+"""Email through SES v2 (``sesv2`` SendEmail, text and HTML in one message)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2.client import SESV2Client
+
+
+class MailNotSent(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer:
+    def __init__(self, sender: str, client: SESV2Client | None = None) -> None:
+        self.sender = sender
+        self._client = client
+
+    @property
+    def client(self) -> SESV2Client:
+        if self._client is None:
+            config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
+            self._client = boto3.client("sesv2", config=config)
+        return self._client
+
+    def send(self, to: str, email: Email) -> str:
+        """Sends one email and returns SES's message id; raises ``MailNotSent`` when SES refuses."""
+        try:
+            response = self.client.send_email(
+                FromEmailAddress=self.sender,
+                Destination={"ToAddresses": [to]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                        "Body": {
+                            "Text": {"Data": email.text, "Charset": "UTF-8"},
+                            "Html": {"Data": email.html, "Charset": "UTF-8"},
+                        },
+                    }
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise MailNotSent(type(error).__name__) from error
+        return response["MessageId"]

@@ -1,0 +1,1 @@
+"""The journeys and the rules they keep; data access goes through ``shared.adapters``."""
