@@ -88,12 +88,17 @@ def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """CreateTable requests for every ``AWS::DynamoDB::Table``, named by logical id."""
     requests = {}
     for name, props in _named_resources(template, "AWS::DynamoDB::Table"):
-        requests[name] = {
+        request = {
             "TableName": name,
             "AttributeDefinitions": props["AttributeDefinitions"],
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
         }
+        if "GlobalSecondaryIndexes" in props:
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in props:
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        requests[name] = request
     return requests
 
 

@@ -17,6 +17,8 @@ REQUIRED_ENVIRONMENT = {
     "TOKENS_TABLE": "TokensTable",
     "AUDIT_TABLE": "AuditTable",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "OUTBOX_TABLE": "OutboxTable",
+    "EVENT_BUS_NAME": "AccountEventBus",
     "PUBLIC_BASE_URL": "https://example.invalid",
     "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
     "WHATSAPP_PHONE_NUMBER_ID": "1",

@@ -21,6 +21,8 @@ class Settings:
     tokens_table: str
     audit_table: str
     idempotency_table: str
+    outbox_table: str
+    event_bus_name: str
     public_base_url: str
     whatsapp_business_number: str
     whatsapp_phone_number_id: str
@@ -38,6 +40,7 @@ class Settings:
     email_codes_per_hour: int
     email_code_tries: int
     change_token_ttl_seconds: int
+    outbox_stranded_after_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -47,6 +50,8 @@ class Settings:
             tokens_table=env["TOKENS_TABLE"],
             audit_table=env["AUDIT_TABLE"],
             idempotency_table=env["IDEMPOTENCY_TABLE"],
+            outbox_table=env["OUTBOX_TABLE"],
+            event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             public_base_url=env["PUBLIC_BASE_URL"].rstrip("/"),
             whatsapp_business_number=env["WHATSAPP_BUSINESS_NUMBER"],
             whatsapp_phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"],
@@ -64,6 +69,8 @@ class Settings:
             email_codes_per_hour=_int("EMAIL_CODES_PER_HOUR", 5),
             email_code_tries=_int("EMAIL_CODE_TRIES", 5),
             change_token_ttl_seconds=_int("CHANGE_TOKEN_TTL_SECONDS", 600),
+            # Long enough that the stream's own retries are over before the sweep steps in.
+            outbox_stranded_after_seconds=_int("OUTBOX_STRANDED_AFTER_SECONDS", 120),
         )
 
 

@@ -14,6 +14,7 @@ from shared.config import settings
 if TYPE_CHECKING:
     from shared.adapters.mail import Mailer
     from shared.domain.accounts import AccountRegistry
+    from shared.domain.change_events import ChangeEventRelay
     from shared.domain.email_change import EmailNumberChange
     from shared.domain.flows import WhatsAppFlows
     from shared.domain.inbound import WebhookReceiver
@@ -57,3 +58,13 @@ def email_number_change() -> EmailNumberChange:
     from shared.domain.email_change import EmailNumberChange
 
     return EmailNumberChange(dynamo(), settings(), mailer())
+
+
+@cache
+def change_event_relay() -> ChangeEventRelay:
+    from shared.adapters.event_bus import EventBus
+    from shared.domain.change_events import EVENT_SOURCE, ChangeEventRelay
+
+    config = settings()
+    bus = EventBus(config.event_bus_name, EVENT_SOURCE)
+    return ChangeEventRelay(dynamo(), config.outbox_table, bus, config.outbox_stranded_after_seconds)

@@ -27,6 +27,9 @@ _deserializer = TypeDeserializer()
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=3)
 
 Item = dict[str, Any]
+_BATCH_GET_LIMIT = 100
+_BATCH_WRITE_LIMIT = 25
+_BATCH_ATTEMPTS = 10
 # ``#status`` in an expression stands for the attribute ``status`` (many names are reserved words).
 _NAME_PLACEHOLDER = re.compile(r"#\w+")
 
@@ -115,8 +118,79 @@ class Dynamo:
         except ClientError as error:
             raise _condition_failed_or(error) from error
 
+    def query(
+        self, table: str, key_condition: str, *, index: str | None = None, limit: int | None = None, **values: Any
+    ) -> list[Item]:
+        """Items matching ``key_condition`` (strongly consistent on the table, eventually on an index)."""
+        request: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
+        if index:
+            request["IndexName"] = index
+        else:
+            request["ConsistentRead"] = True
+        if limit:
+            request["Limit"] = limit
+        _add_condition(request, None, values)
+        names = set(_NAME_PLACEHOLDER.findall(key_condition))
+        if names:
+            request["ExpressionAttributeNames"] = {name: name[1:] for name in names}
+        items: list[Item] = []
+        while True:
+            page = self.client.query(**request)
+            items.extend(from_attributes(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page or (limit and len(items) >= limit):
+                return items[:limit] if limit else items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def batch_get(self, table: str, keys: list[Mapping[str, Any]]) -> list[Item]:
+        """The items that exist among ``keys`` (strongly consistent), in no particular order.
+
+        DynamoDB may leave keys unprocessed under load; they are asked for again after a pause."""
+        found: list[Item] = []
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                table: {
+                    "Keys": [to_attributes(k) for k in keys[start : start + _BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(_BATCH_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=pending)
+                found.extend(from_attributes(item) for item in response.get("Responses", {}).get(table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                _back_off(attempt)
+            else:
+                raise BatchIncomplete(f"{table}: keys left unprocessed after {_BATCH_ATTEMPTS} attempts")
+        return found
+
+    def batch_write(self, table: str, items: list[Mapping[str, Any]]) -> None:
+        """Puts ``items`` unconditionally, 25 to a call; unprocessed items are sent again after a
+        growing, jittered pause. Only for items no one else can be writing (see the callers)."""
+        for start in range(0, len(items), _BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                table: [{"PutRequest": {"Item": to_attributes(i)}} for i in items[start : start + _BATCH_WRITE_LIMIT]]
+            }
+            for attempt in range(_BATCH_ATTEMPTS):
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                _back_off(attempt)
+            else:
+                raise BatchIncomplete(f"{table}: items left unprocessed after {_BATCH_ATTEMPTS} attempts")
+
     def transaction(self) -> Transaction:
         return Transaction(self)
+
+
+class BatchIncomplete(Exception):
+    """DynamoDB kept part of a batch unprocessed through every retry (sustained throttling)."""
+
+
+def _back_off(attempt: int) -> None:
+    """Exponential backoff with full jitter: up to 50 ms, 100 ms, ... capped at 5 s."""
+    time.sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not a secret
 
 
 def _add_condition(request: dict[str, Any], condition: str | None, values: Mapping[str, Any]) -> None:

@@ -2,6 +2,12 @@
 
 Clear phone numbers live only on the account item (the contact record this service exists to keep).
 Claims and audit records hold a keyed fingerprint of the number and a masked form, never the number.
+
+Every write of an account item is conditioned on its ``version`` and increments it, whoever writes:
+the journeys here, and the JSS import and sync (``shared.domain.account_mirror``). Each field that
+JSS and the journeys both change keeps the time of its last change (``<field>_changed_ms``), so a
+change from JSS never overwrites a newer one (see ``account_mirror``). A deleted account leaves a
+tombstone (``deleted_ms``, no personal data) that reads as no account at all.
 """
 
 from __future__ import annotations
@@ -26,21 +32,35 @@ def number_claim_key(e164: str) -> dict[str, str]:
     return {"pk": f"NUMBER#{number_fingerprint(e164)}"}
 
 
+def changed_ms_attribute(field: str) -> str:
+    """The item attribute keeping when ``field`` last changed (epoch milliseconds)."""
+    return f"{field}_changed_ms"
+
+
+class VerifiedVia:
+    """How the account's WhatsApp number came to be: proven through WhatsApp, set with an email code,
+    or recorded by JSS without proof."""
+
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+    JSS = "jss"
+
+
 @dataclass(frozen=True)
 class Account:
     account_id: str
+    name: str | None = None
     email: str | None = None
     phone_number: str | None = None
     whatsapp_number: str | None = None
     whatsapp_verified_via: str | None = None
-    whatsapp_updated_at: int | None = None
     password_hash: str | None = None
-    number_version: int = 0
+    version: int = 0
 
     @property
     def whatsapp_verified(self) -> bool:
         """True when WhatsApp itself proved the number (journeys A and B1), not an email code."""
-        return self.whatsapp_number is not None and self.whatsapp_verified_via == "whatsapp"
+        return self.whatsapp_number is not None and self.whatsapp_verified_via == VerifiedVia.WHATSAPP
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Account:
@@ -51,6 +71,10 @@ class Account:
         return {**account_key(self.account_id), **{k: getattr(self, k) for k in self.__dataclass_fields__}}
 
 
+def is_tombstone(item: dict[str, Any]) -> bool:
+    return "deleted_ms" in item
+
+
 class ChangeMethod:
     WHATSAPP_MIGRATION = "whatsapp_migration"
     WHATSAPP_CHANGE = "whatsapp_change"
@@ -58,9 +82,9 @@ class ChangeMethod:
 
 
 VERIFIED_VIA = {
-    ChangeMethod.WHATSAPP_MIGRATION: "whatsapp",
-    ChangeMethod.WHATSAPP_CHANGE: "whatsapp",
-    ChangeMethod.EMAIL_CHANGE: "email",
+    ChangeMethod.WHATSAPP_MIGRATION: VerifiedVia.WHATSAPP,
+    ChangeMethod.WHATSAPP_CHANGE: VerifiedVia.WHATSAPP,
+    ChangeMethod.EMAIL_CHANGE: VerifiedVia.EMAIL,
 }
 
 
@@ -71,7 +95,7 @@ class AccountRegistry:
 
     def get(self, account_id: str) -> Account | None:
         item = self.db.get(self.settings.accounts_table, account_key(account_id))
-        return Account.from_item(item) if item else None
+        return Account.from_item(item) if item and not is_tombstone(item) else None
 
     def require(self, account_id: str) -> Account:
         """The account behind a checked token; a token for an account we do not hold is a 404."""
@@ -104,36 +128,40 @@ class AccountRegistry:
         new_number: str,
         method: str,
         flow_id: str,
-        now: int,
+        moment: float,
         *,
         also_phone_number: bool = False,
     ) -> None:
         """Adds to ``tx`` everything one change of WhatsApp number consists of.
 
-        The account must be unchanged since it was read (``number_version``), the new number must be
-        free or already ours, the old claim is released, and an audit record is appended.
+        The account must be unchanged since it was read (``version``), the new number must be free or
+        already ours, the old claim is released, an audit record is appended, and the
+        ``WhatsAppNumberChanged`` event for JSS is put in the outbox (``shared.domain.change_events``).
         Condition failures are reported under the labels ``account`` and ``claim``.
         """
+        from shared.domain.change_events import NumberChanged, stage_event
+
+        now, now_ms = int(moment), int(moment * 1000)
         table = self.settings.accounts_table
         assignments = [
             "whatsapp_number = :number",
             "whatsapp_verified_via = :via",
-            "whatsapp_updated_at = :now",
-            "number_version = :next_version",
+            f"{changed_ms_attribute('whatsapp_number')} = :now_ms",
+            "version = :next_version",
         ]
         if also_phone_number:
-            assignments.append("phone_number = :number")
+            assignments += ["phone_number = :number", f"{changed_ms_attribute('phone_number')} = :now_ms"]
         tx.update(
             "account",
             table,
             account_key(account.account_id),
             "SET " + ", ".join(assignments),
-            "attribute_exists(pk) AND (number_version = :version OR attribute_not_exists(number_version))",
+            "attribute_exists(pk) AND attribute_not_exists(deleted_ms) AND version = :version",
             number=new_number,
             via=VERIFIED_VIA[method],
-            now=now,
-            version=account.number_version,
-            next_version=account.number_version + 1,
+            now_ms=now_ms,
+            version=account.version,
+            next_version=account.version + 1,
         )
         tx.put(
             "claim",
@@ -151,12 +179,13 @@ class AccountRegistry:
                 "attribute_not_exists(pk) OR account_id = :account",
                 account=account.account_id,
             )
+        audit_id = f"{now:012d}#{uuid.uuid4().hex}"
         tx.put(
             "audit",
             self.settings.audit_table,
             {
                 "account_id": account.account_id,
-                "event": f"{now:012d}#{uuid.uuid4().hex}",
+                "event": audit_id,
                 "at": now,
                 "method": method,
                 "flow_id": flow_id,
@@ -167,6 +196,17 @@ class AccountRegistry:
                 **(_old_phone(account.phone_number) if also_phone_number else {}),
             },
         )
+        event = NumberChanged(
+            account_id=account.account_id,
+            whatsapp_number=new_number,
+            whatsapp_verified=VERIFIED_VIA[method] == VerifiedVia.WHATSAPP,
+            previous_number_masked=mask_number(old) if old else None,
+            journey=method,
+            phone_number_replaced=also_phone_number,
+            changed_at=now,
+            audit_id=audit_id,
+        )
+        stage_event(tx, self.settings.outbox_table, event)
 
     def commit_number_change(
         self,
@@ -191,11 +231,12 @@ class AccountRegistry:
         for _ in range(3):
             account = self.require(account_id)
             check(account)
-            now = int(clock())
+            moment = clock()
+            now = int(moment)
             tx = self.db.transaction()
             stage(tx, now)
             self.stage_number_change(
-                tx, account, new_number, method, reference, now, also_phone_number=also_phone_number
+                tx, account, new_number, method, reference, moment, also_phone_number=also_phone_number
             )
             try:
                 tx.commit()

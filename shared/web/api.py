@@ -8,7 +8,6 @@ an HTML page instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -21,13 +20,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import ServiceError
-from shared.observability import logger, metrics, tracer
+from shared.observability import Handler, instrumented, logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -142,12 +140,9 @@ def caller_account_id(app: APIGatewayHttpResolver) -> str:
 
 
 def lambda_handler_for(app: APIGatewayHttpResolver) -> Handler:
-    """The Lambda entry point: structured logs with the request id, traces and metrics around
-    ``app.resolve``."""
+    """The Lambda entry point: ``app.resolve``, instrumented."""
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @instrumented
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 

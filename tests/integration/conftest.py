@@ -113,6 +113,8 @@ def _point_this_process_at(dynamodb_endpoint: str) -> None:
             "TOKENS_TABLE": "TokensTable",
             "AUDIT_TABLE": "AuditTable",
             "IDEMPOTENCY_TABLE": "IdempotencyTable",
+            "OUTBOX_TABLE": "OutboxTable",
+            "EVENT_BUS_NAME": "AccountEventBus",
             "PUBLIC_BASE_URL": "http://unused",
             "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
             "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,

@@ -7,6 +7,7 @@ makes any outbound socket connection fail loudly.
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ from shared.domain.accounts import Account, AccountRegistry  # noqa: E402
 from shared.domain.flows import WhatsAppFlows  # noqa: E402
 
 REGION = "ap-southeast-3"
+# The pattern docs/events.md gives JSS for its rule.
+JSS_EVENT_PATTERN = {"source": ["id.go.jogjakota.jss.whatsapp"], "detail-type": ["WhatsAppNumberChanged"]}
 MAIL_FROM = "no-reply@jss.example"
 
 ENVIRONMENT = {
@@ -41,6 +44,8 @@ ENVIRONMENT = {
     "TOKENS_TABLE": "TokensTable",
     "AUDIT_TABLE": "AuditTable",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "OUTBOX_TABLE": "OutboxTable",
+    "EVENT_BUS_NAME": "AccountEventBus",
     "PUBLIC_BASE_URL": "https://jss.example",
     "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
     "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
@@ -128,6 +133,8 @@ class AwsClients:
 
     dynamodb: Any
     sesv2: Any
+    events: Any
+    sqs: Any
 
 
 @cache
@@ -135,17 +142,18 @@ def _clients() -> AwsClients:
     def client(service: str) -> Any:
         return boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    return AwsClients(dynamodb=client("dynamodb"), sesv2=client("sesv2"))
+    return AwsClients(dynamodb=client("dynamodb"), sesv2=client("sesv2"), events=client("events"), sqs=client("sqs"))
 
 
 @pytest.fixture
 def aws() -> Iterator[AwsClients]:
-    """moto with every DynamoDB table of template.yaml and the verified SES sender."""
+    """moto with every DynamoDB table of template.yaml, the verified SES sender and the event bus."""
     with mock_aws():
         clients = _clients()
         for request in _table_requests():
             clients.dynamodb.create_table(**request)
         clients.sesv2.create_email_identity(EmailIdentity=MAIL_FROM)
+        clients.events.create_event_bus(Name=ENVIRONMENT["EVENT_BUS_NAME"])
         yield clients
 
 
@@ -280,3 +288,24 @@ def sent_mail(aws: AwsClients) -> Callable[[], list[Any]]:
         return [m for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages if hasattr(m, "subject")]
 
     return messages
+
+
+@pytest.fixture
+def published_events(aws: AwsClients) -> Callable[[], list[dict[str, Any]]]:
+    """What JSS would receive: a rule on the bus (the one docs/events.md gives JSS) delivering to a
+    queue; returns the events delivered so far, oldest first, each as EventBridge sends it."""
+    queue_url = aws.sqs.create_queue(QueueName="jss-core-events")["QueueUrl"]
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = ENVIRONMENT["EVENT_BUS_NAME"]
+    aws.events.put_rule(Name="jss-core", EventBusName=bus, EventPattern=json.dumps(JSS_EVENT_PATTERN))
+    aws.events.put_targets(Rule="jss-core", EventBusName=bus, Targets=[{"Id": "jss-core", "Arn": queue_arn}])
+    delivered: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        while messages := aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                delivered.append(json.loads(message["Body"]))
+                aws.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(delivered)
+
+    return read

@@ -164,8 +164,10 @@ def test_message_completes_the_migration(
     assert account.whatsapp_number == SENDER
     assert account.phone_number == SENDER  # the migration replaces the phone number
     assert account.whatsapp_verified is True
-    assert account.whatsapp_updated_at == int(clock.now)
-    assert account.number_version == 1
+    stored = registry.db.get("AccountsTable", account_key(citizen.account_id))
+    assert stored is not None
+    assert stored["whatsapp_number_changed_ms"] == stored["phone_number_changed_ms"] == int(clock.now * 1000)
+    assert account.version == 1
     assert registry.owner_of(SENDER) == citizen.account_id
 
     flow, status = flows.status(citizen.account_id, started.flow_id, FlowKind.MIGRATION)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +25,7 @@ from shared.domain.flows import CHANGE_SUCCESS, MIGRATION_SUCCESS, InboundMessag
 from shared.errors import ServiceError
 from shared.web import anti_forgery, pages
 from shared.web.models import CodeEntry
+from tests.unit.lambdas import FakeLambdaContext, load_function
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "6281234567890"  # as WhatsApp sends it
@@ -37,31 +35,6 @@ FLOW_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 Scan = Callable[[str], list[dict[str, Any]]]
-
-
-def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as its own module (every function's file is called app.py)."""
-    module_name = f"unit_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "unit-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-3:123456789012:function:unit-function"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def http_event(
