@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from devserver import console, meta, seed, services, template
@@ -13,6 +14,9 @@ from devserver.authorizer import LocalAuthorizer
 from devserver.gateway import Gateway, LocalResponse, Request, json_response, serve
 from shared.domain.phone import parse_mobile_number
 from shared.errors import ServiceError
+
+# Where a running stack tells local tools about itself (LOCAL_STACK_STATE moves it, as the tests do).
+STATE_FILE = Path(os.environ.get("LOCAL_STACK_STATE") or template.ROOT / ".run" / "local-stack.json")
 
 # Documented local defaults; any of them can be overridden from the environment.
 LOCAL_DEFAULTS = {
@@ -108,8 +112,31 @@ class LocalStack:
         self._server = serve(gateway, self.host, self.port, self.quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
+        self._write_state()
+
+    def _write_state(self) -> None:
+        """Tells local tools (``make import``) where this stack is and how it hashes numbers."""
+        shared = (
+            "ACCOUNTS_TABLE",
+            "NUMBER_HASH_KEY",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        )
+        state = {
+            "pid": os.getpid(),
+            "base_url": self.base_url,
+            "environment": {
+                **{name: os.environ[name] for name in shared},
+                "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+            },
+        }
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps(state, indent=2))
 
     def stop(self) -> None:
+        if STATE_FILE.exists() and json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+            STATE_FILE.unlink()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

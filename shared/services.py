@@ -13,6 +13,7 @@ from shared.config import settings
 
 if TYPE_CHECKING:
     from shared.adapters.mail import Mailer
+    from shared.domain.account_sync import AccountSync
     from shared.domain.accounts import AccountRegistry
     from shared.domain.change_events import ChangeEventRelay
     from shared.domain.email_change import EmailNumberChange
@@ -68,3 +69,11 @@ def change_event_relay() -> ChangeEventRelay:
     config = settings()
     bus = EventBus(config.event_bus_name, EVENT_SOURCE)
     return ChangeEventRelay(dynamo(), config.outbox_table, bus, config.outbox_stranded_after_seconds)
+
+
+@cache
+def account_sync() -> AccountSync:
+    from shared.domain.account_mirror import AccountMirror
+    from shared.domain.account_sync import AccountSync
+
+    return AccountSync(AccountMirror(dynamo(), settings().accounts_table))

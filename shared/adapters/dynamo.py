@@ -159,7 +159,7 @@ class Dynamo:
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
-                _back_off(attempt)
+                back_off(attempt)
             else:
                 raise BatchIncomplete(f"{table}: keys left unprocessed after {_BATCH_ATTEMPTS} attempts")
         return found
@@ -176,7 +176,7 @@ class Dynamo:
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                _back_off(attempt)
+                back_off(attempt)
             else:
                 raise BatchIncomplete(f"{table}: items left unprocessed after {_BATCH_ATTEMPTS} attempts")
 
@@ -188,7 +188,7 @@ class BatchIncomplete(Exception):
     """DynamoDB kept part of a batch unprocessed through every retry (sustained throttling)."""
 
 
-def _back_off(attempt: int) -> None:
+def back_off(attempt: int) -> None:
     """Exponential backoff with full jitter: up to 50 ms, 100 ms, ... capped at 5 s."""
     time.sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not a secret
 

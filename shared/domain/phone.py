@@ -14,60 +14,89 @@ _SEPARATORS = re.compile(r"[\s\-.()/]")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
-def _invalid(reason_id: str, reason_en: str) -> ServiceError:
-    return ServiceError("whatsapp_number_invalid", text_reason=reason_id, text_reason_en=reason_en)
+class NumberRefused(Exception):
+    """Why a typed number is not a number this service can use: ``unreadable``, ``too_short``,
+    ``too_long``, ``invalid`` or ``not_mobile``."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+    @property
+    def not_mobile(self) -> bool:
+        return self.kind == "not_mobile"
 
 
-def _too_long() -> ServiceError:
-    return _invalid(
-        "Nomor WhatsApp terlalu panjang. Periksa kembali nomor yang Anda ketik.",
-        "The WhatsApp number is too long. Please check the number you typed.",
-    )
-
-
-def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
-    """Turns a number as a person types it (``0812-3456-7890``, ``+62 812 3456 7890``) into E.164.
-
-    Raises ``whatsapp_number_invalid`` with an Indonesian reason when it is not a valid mobile number.
-    """
+def _parse(typed: str, region: str) -> phonenumbers.PhoneNumber:
+    """A valid number from what a person typed (``0812-3456-7890``, ``+62 812 3456 7890``, ``62812...``)."""
     text = typed.strip()
     # "62812..." without a plus is how people copy WhatsApp ids; phonenumbers would read it as national.
     digits = _SEPARATORS.sub("", text)
     if digits.startswith("62") and digits.isdigit():
         text = "+" + digits
-    unreadable = _invalid(
-        "Nomor WhatsApp tidak dapat dibaca. Contoh penulisan yang benar: 0812-3456-7890.",
-        "The WhatsApp number could not be read. Example of a correct number: 0812-3456-7890.",
-    )
-    # phonenumbers reads letters as keypad digits ("0812-FLOWERS"); a WhatsApp number has none.
+    # phonenumbers reads letters as keypad digits ("0812-FLOWERS"); a phone number has none.
     if any(ch.isalpha() for ch in text):
-        raise unreadable
+        raise NumberRefused("unreadable")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
-        if error.error_type == phonenumbers.NumberParseException.TOO_LONG:
-            raise _too_long() from None
-        raise unreadable from None
+        raise NumberRefused("too_long" if error.error_type == error.TOO_LONG else "unreadable") from None
     if phonenumbers.is_valid_number(number):
-        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-            raise _invalid(
-                "Nomor ini bukan nomor seluler. WhatsApp membutuhkan nomor HP, bukan nomor telepon rumah atau kantor.",
-                "This is not a mobile number. WhatsApp needs a mobile number, not a landline.",
-            )
-        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        return number
     # Say what is wrong by comparing with the lengths mobile numbers of that country have.
     length = phonenumbers.is_possible_number_for_type_with_reason(number, PhoneNumberType.MOBILE)
     if length == ValidationResult.TOO_SHORT:
-        raise _invalid(
-            "Nomor WhatsApp terlalu pendek. Nomor HP Indonesia memiliki 10 sampai 13 digit, contoh 0812-3456-7890.",
-            "The WhatsApp number is too short. Indonesian mobile numbers have 10 to 13 digits.",
-        )
+        raise NumberRefused("too_short")
     if length == ValidationResult.TOO_LONG:
-        raise _too_long()
-    raise _invalid(
+        raise NumberRefused("too_long")
+    raise NumberRefused("invalid")
+
+
+def phone_e164(typed: str, region: str = DEFAULT_REGION) -> str:
+    """Any valid phone number (mobile or landline) in E.164; raises ``NumberRefused``."""
+    return phonenumbers.format_number(_parse(typed, region), PhoneNumberFormat.E164)
+
+
+def mobile_e164(typed: str, region: str = DEFAULT_REGION) -> str:
+    """A valid mobile number (what WhatsApp needs) in E.164; raises ``NumberRefused``."""
+    number = _parse(typed, region)
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise NumberRefused("not_mobile")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+_REASONS = {
+    "unreadable": (
+        "Nomor WhatsApp tidak dapat dibaca. Contoh penulisan yang benar: 0812-3456-7890.",
+        "The WhatsApp number could not be read. Example of a correct number: 0812-3456-7890.",
+    ),
+    "too_short": (
+        "Nomor WhatsApp terlalu pendek. Nomor HP Indonesia memiliki 10 sampai 13 digit, contoh 0812-3456-7890.",
+        "The WhatsApp number is too short. Indonesian mobile numbers have 10 to 13 digits.",
+    ),
+    "too_long": (
+        "Nomor WhatsApp terlalu panjang. Periksa kembali nomor yang Anda ketik.",
+        "The WhatsApp number is too long. Please check the number you typed.",
+    ),
+    "invalid": (
         "Nomor WhatsApp tidak valid. Periksa kembali jumlah digit dan kode awalnya.",
         "The WhatsApp number is not valid. Check the number of digits and the prefix.",
-    )
+    ),
+    "not_mobile": (
+        "Nomor ini bukan nomor seluler. WhatsApp membutuhkan nomor HP, bukan nomor telepon rumah atau kantor.",
+        "This is not a mobile number. WhatsApp needs a mobile number, not a landline.",
+    ),
+}
+
+
+def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
+    """A WhatsApp number a citizen typed, in E.164; ``whatsapp_number_invalid`` with an Indonesian
+    reason when it is not a valid mobile number."""
+    try:
+        return mobile_e164(typed, region)
+    except NumberRefused as refused:
+        reason_id, reason_en = _REASONS[refused.kind]
+        raise ServiceError("whatsapp_number_invalid", text_reason=reason_id, text_reason_en=reason_en) from None
 
 
 def from_whatsapp_id(wa_id: str) -> str | None:

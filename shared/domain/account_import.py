@@ -1,0 +1,354 @@
+"""Bulk import of an export of the JSS user table into the accounts table: one entry, ``AccountImport.run``.
+
+Rows are checked in file order on the caller's thread (``shared.domain.jss_records``); the first row
+to name an account id or a WhatsApp number keeps it, a later one is refused as a duplicate. Valid
+rows go in chunks to a bounded pool of workers. Each chunk reads its accounts in one ``BatchGetItem``
+and merges every row newest-wins per field (``shared.domain.account_mirror``), then writes:
+
+- new accounts without a WhatsApp number with ``BatchWriteItem`` (the bulk of a first import, and
+  the fast path); this is safe because the import holds the lease on account creation, which every
+  other creator (the sync consumer) checks in its transaction, and the journeys never create accounts;
+- everything conditional (a new account with its number claim, an update on the version read) in
+  transactions of up to 100 parts, several rows each. A row whose condition fails is taken out and
+  the rest committed; it is then merged again on a fresh read, or, when its number is held by
+  another account, tried once more after every other row (a number moving between two accounts of
+  the same export) and refused if still held.
+
+Nothing is written for a refused row, and every write is idempotent, so running the same file again
+changes nothing and a run stopped half way, run again, finishes the job. ``done_before`` lets a
+resumed run skip the rows a checkpoint says are final; they are still read for the duplicate rules.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.adapters.dynamo import ConditionFailed, Dynamo, back_off
+from shared.domain.account_mirror import IMPORT_LEASE_KEY, LEASE_FREE, Plan, plan, stage
+from shared.domain.accounts import account_key
+from shared.domain.jss_records import JssChange, read_account, refusal_of
+
+_TRANSACTION_PARTS = 100
+_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A row as the file gave it: ``data``, or ``problem`` (a reason code) when it could not be read."""
+
+    line: int
+    data: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    line: int
+    outcome: str  # created, updated, unchanged or refused
+    reason: str | None = None
+    field: str | None = None
+    first_line: int | None = None  # the earlier row a duplicate lost to
+
+
+@dataclass
+class ImportSummary:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def add(self, outcome: RowOutcome) -> None:
+        if outcome.outcome == "refused":
+            self.refused[outcome.reason or "unknown"] += 1
+        else:
+            setattr(self, outcome.outcome, getattr(self, outcome.outcome) + 1)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    change: JssChange
+
+
+class LeaseLost(RuntimeError):
+    """Another import took the lease (ours had expired): unconditional writes are no longer safe."""
+
+
+class ImportLease:
+    """The lease on creating accounts, held (and renewed in the background) for the whole run."""
+
+    def __init__(self, db: Dynamo, table: str, seconds: int, clock: Callable[[], float]) -> None:
+        self.db, self.table, self.seconds, self.clock = db, table, seconds, clock
+        self.run_id = uuid.uuid4().hex
+        self.valid_until = 0.0
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        """Raises ``ConditionFailed`` when another import holds an unexpired lease."""
+        now = self.clock()
+        self._write(now, LEASE_FREE)
+        self._renewer = threading.Thread(target=self._keep, name="import-lease", daemon=True)
+        self._renewer.start()
+
+    def ensure(self) -> None:
+        """Before unconditional writes: the lease must stay ours for a while longer yet."""
+        if self.valid_until - self.clock() < self.seconds / 2:
+            self.renew()
+
+    def renew(self) -> None:
+        try:
+            self._write(self.clock(), "run_id = :run_id")
+        except ConditionFailed:
+            raise LeaseLost(self.run_id) from None
+
+    def release(self) -> None:
+        self._stop.set()
+        with suppress(ConditionFailed):  # expired and taken over: nothing of ours to remove
+            self.db.delete(self.table, IMPORT_LEASE_KEY, "run_id = :run_id", run_id=self.run_id)
+
+    def _write(self, now: float, condition: str) -> None:
+        expires_ms = int((now + self.seconds) * 1000)
+        item = {**IMPORT_LEASE_KEY, "run_id": self.run_id, "expires_ms": expires_ms, "ttl": int(now) + 86400}
+        values = {"now_ms": int(now * 1000)} if ":now_ms" in condition else {"run_id": self.run_id}
+        self.db.put(self.table, item, condition, **values)
+        self.valid_until = now + self.seconds
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.seconds / 4):
+            try:
+                self.renew()
+            except Exception:  # ensure() stops the writers; this thread just stops renewing
+                return
+
+
+class AccountImport:
+    def __init__(
+        self,
+        db: Dynamo,
+        table: str,
+        *,
+        workers: int = 8,
+        chunk_rows: int = 250,
+        lease_seconds: int = 120,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.workers = workers
+        self.chunk_rows = chunk_rows
+        self.clock = clock
+        self.lease = ImportLease(db, table, lease_seconds, clock)
+
+    def run(
+        self,
+        rows: Iterable[SourceRow],
+        report: Callable[[RowOutcome], None],
+        *,
+        done_before: int = 0,
+        checkpoint: Callable[[int], None] = lambda _line: None,
+    ) -> ImportSummary:
+        """Imports ``rows``; ``report`` hears every row's outcome (from ``done_before`` on), and
+        ``checkpoint`` every line below which all outcomes are final."""
+        summary = ImportSummary()
+
+        def done(outcome: RowOutcome) -> None:
+            summary.add(outcome)
+            report(outcome)
+
+        self.lease.acquire()
+        try:
+            deferred = self._write_chunks(self._checked(rows, summary, done, done_before), done, checkpoint)
+            for row in deferred:  # other rows of the export may have released the number meanwhile
+                taken = RowOutcome(row.line, "refused", "whatsapp_number_taken", "whatsapp_number")
+                done(self._write_alone(row) or taken)
+            checkpoint(summary.read + 1)
+        finally:
+            self.lease.release()
+        return summary
+
+    def _checked(
+        self, rows: Iterable[SourceRow], summary: ImportSummary, done: Callable[[RowOutcome], None], done_before: int
+    ) -> Iterator[_Row]:
+        """Valid rows, in order; refusals reported. The first row to name an account or a number keeps it."""
+        accounts: dict[str, int] = {}
+        numbers: dict[str, int] = {}
+        now = self.clock()
+        for source in rows:
+            summary.read += 1
+            refused = self._refusal(source, accounts, numbers, now)
+            if source.line < done_before:
+                continue
+            if isinstance(refused, RowOutcome):
+                done(refused)
+            else:
+                yield refused
+
+    def _refusal(
+        self, source: SourceRow, accounts: dict[str, int], numbers: dict[str, int], now: float
+    ) -> RowOutcome | _Row:
+        line = source.line
+        if source.data is None:
+            return RowOutcome(line, "refused", source.problem or "row_malformed")
+        try:
+            change = read_account(source.data, now)
+        except ValidationError as error:
+            refusal = refusal_of(error)
+            return RowOutcome(line, "refused", refusal.reason, refusal.field)
+        if (first := accounts.setdefault(change.account_id, line)) != line:
+            return RowOutcome(line, "refused", "duplicate_account_id", "account_id", first)
+        number = change.fields.get("whatsapp_number")
+        if number and (first := numbers.setdefault(number, line)) != line:
+            return RowOutcome(line, "refused", "duplicate_whatsapp_number", "whatsapp_number", first)
+        return _Row(line, change)
+
+    def _write_chunks(
+        self, rows: Iterator[_Row], done: Callable[[RowOutcome], None], checkpoint: Callable[[int], None]
+    ) -> list[_Row]:
+        """Runs the chunks on the pool; reports their outcomes in order, and, once a chunk is settled,
+        checkpoints the first line not yet final. Returns the rows whose number was held."""
+        deferred: list[_Row] = []
+        in_flight: list[tuple[int, Future[tuple[list[RowOutcome], list[_Row]]]]] = []
+        slots = threading.BoundedSemaphore(self.workers * 2)  # bounds memory, not just threads
+
+        def settle(block: bool) -> None:
+            while in_flight and (block or in_flight[0][1].done()):
+                outcomes, waiting = in_flight.pop(0)[1].result()
+                for outcome in outcomes:
+                    done(outcome)
+                deferred.extend(waiting)
+                if in_flight:  # everything before the next chunk is final, but what waits for a number
+                    checkpoint(min([in_flight[0][0], *(row.line for row in deferred)]))
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="import") as pool:
+            for chunk in _chunks(rows, self.chunk_rows):
+                slots.acquire()
+                future = pool.submit(self._write_chunk, chunk)
+                future.add_done_callback(lambda _f: slots.release())
+                in_flight.append((chunk[0].line, future))
+                settle(block=False)
+            settle(block=True)
+        return deferred
+
+    def _write_chunk(self, chunk: list[_Row]) -> tuple[list[RowOutcome], list[_Row]]:
+        found = self.db.batch_get(self.table, [account_key(row.change.account_id) for row in chunk])
+        current = {item["account_id"]: item for item in found}
+        outcomes: list[RowOutcome] = []
+        unconditional: list[tuple[_Row, Plan]] = []
+        conditional: list[tuple[_Row, Plan]] = []
+        for row in chunk:
+            planned = plan(current.get(row.change.account_id), row.change)
+            if planned.item is None:
+                outcomes.append(RowOutcome(row.line, planned.outcome))
+            elif planned.creates and not planned.claim:
+                unconditional.append((row, planned))
+            else:
+                conditional.append((row, planned))
+        if unconditional:
+            self.lease.ensure()
+            self.db.batch_write(self.table, [planned.item for _, planned in unconditional if planned.item])
+            outcomes += [RowOutcome(row.line, planned.outcome) for row, planned in unconditional]
+        committed, again, waiting = self._commit(conditional)
+        outcomes += committed
+        for row in again:
+            outcome = self._write_alone(row)
+            if outcome is None:
+                waiting.append(row)
+            else:
+                outcomes.append(outcome)
+        return outcomes, waiting
+
+    def _commit(self, planned: list[tuple[_Row, Plan]]) -> tuple[list[RowOutcome], list[_Row], list[_Row]]:
+        """Commits the plans in shared transactions. Returns what committed, the rows to merge again
+        on a fresh read, and the rows whose number another account holds."""
+        committed: list[RowOutcome] = []
+        again: list[_Row] = []
+        waiting: list[_Row] = []
+        for group in _transaction_groups(planned):
+            remaining, attempt = group, 0
+            while remaining:
+                tx = self.db.transaction()
+                for index, (_, plan_) in enumerate(remaining):
+                    stage(tx, self.table, plan_, self.clock(), label=f"{index}:", check_lease=False)
+                try:
+                    tx.commit()
+                except ConditionFailed as failed:
+                    failing: dict[int, set[str]] = {}
+                    for label in failed.labels:
+                        position, part = label.split(":")
+                        failing.setdefault(int(position), set()).add(part)
+                    if not failing:  # throttled, or clashing without a lost condition: all again
+                        attempt += 1
+                        if attempt > _RETRIES:
+                            raise
+                        back_off(attempt)
+                        continue
+                    for index, parts in failing.items():
+                        row = remaining[index][0]
+                        (waiting if parts == {"claim"} else again).append(row)
+                    remaining = [entry for index, entry in enumerate(remaining) if index not in failing]
+                    continue
+                committed += [RowOutcome(row.line, plan_.outcome) for row, plan_ in remaining]
+                break
+        return committed, again, waiting
+
+    def _write_alone(self, row: _Row) -> RowOutcome | None:
+        """One row on a fresh read. None when its number is held by another account."""
+        for _ in range(_RETRIES):
+            current = self.db.get(self.table, account_key(row.change.account_id))
+            planned = plan(current, row.change)
+            if planned.item is None:
+                return RowOutcome(row.line, planned.outcome)
+            tx = self.db.transaction()
+            stage(tx, self.table, planned, self.clock(), check_lease=False)
+            try:
+                tx.commit()
+            except ConditionFailed as failed:
+                if "claim" in failed.labels:
+                    return None
+                continue
+            return RowOutcome(row.line, planned.outcome)
+        return RowOutcome(row.line, "refused", "account_kept_changing")
+
+
+def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
+    chunk: list[_Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _transaction_groups(planned: list[tuple[_Row, Plan]]) -> Iterator[list[tuple[_Row, Plan]]]:
+    """Rows packed into transactions of at most 100 parts, no item twice in one transaction."""
+    group: list[tuple[_Row, Plan]] = []
+    keys: set[str] = set()
+    parts = 0
+    for row, plan_ in planned:
+        own = plan_.keys()
+        if group and (parts + len(own) > _TRANSACTION_PARTS or keys.intersection(own)):
+            yield group
+            group, keys, parts = [], set(), 0
+        group.append((row, plan_))
+        keys.update(own)
+        parts += len(own)
+    if group:
+        yield group
