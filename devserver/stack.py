@@ -8,10 +8,12 @@ import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
-from devserver import console, meta, seed, services, template
+from devserver import console, event_sources, meta, seed, services, template
 from devserver.authorizer import LocalAuthorizer
-from devserver.gateway import Gateway, LocalResponse, Request, json_response, serve
+from devserver.gateway import FunctionPool, Gateway, LocalResponse, Request, json_response, serve
+from devserver.jss_side import LocalJss
 from shared.domain.phone import parse_mobile_number
 from shared.errors import ServiceError
 
@@ -57,9 +59,12 @@ class LocalStack:
         self.quiet = quiet
         self.base_url = os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
         self.dynamodb = services.DynamoDBLocal(int(os.environ.get("DYNAMODB_LOCAL_PORT") or services.free_port()))
-        self.ses = services.MotoSES(int(os.environ.get("MOTO_PORT") or services.free_port()))
+        self.moto = services.MotoServer(int(os.environ.get("MOTO_PORT") or services.free_port()))
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.pollers: list[event_sources.Poller] = []
+        self.pools: dict[str, FunctionPool] = {}
+        self.jss: LocalJss | None = None
 
     def configure_environment(self) -> dict[str, str]:
         """The variables the handlers read, as SAM would set them, pointed at the local services."""
@@ -76,7 +81,9 @@ class LocalStack:
         environment.update(
             {
                 "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
-                "AWS_ENDPOINT_URL_SESV2": self.ses.endpoint,
+                "AWS_ENDPOINT_URL_SESV2": self.moto.endpoint,
+                "AWS_ENDPOINT_URL_SQS": self.moto.endpoint,
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": self.moto.endpoint,
                 "AWS_DEFAULT_REGION": services.LOCAL_REGION,
                 "AWS_REGION": services.LOCAL_REGION,
                 "AWS_ACCESS_KEY_ID": "local",
@@ -85,6 +92,8 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 # No CloudWatch here: metrics would only be printed.
                 "POWERTOOLS_METRICS_DISABLED": "true",
+                # Schedules run every LOCAL_SCHEDULE_SECONDS here, so the sweep may step in sooner.
+                "OUTBOX_STRANDED_AFTER_SECONDS": os.environ.get("OUTBOX_STRANDED_AFTER_SECONDS", "10"),
             }
         )
         os.environ.update(environment)
@@ -93,26 +102,62 @@ class LocalStack:
     def start(self) -> None:
         self.configure_environment()
         self.dynamodb.start()
-        self.ses.start()
+        self.moto.start()
         parsed = template.load()
         services.create_tables(self.dynamodb.endpoint, template.tables(parsed))
-        services.client("sesv2", self.ses.endpoint).create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
+        services.client("sesv2", self.moto.endpoint).create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
+        queues = services.create_queues(self.moto.endpoint, template.queues(parsed))
+        for bus in template.event_buses(parsed):
+            services.client("events", self.moto.endpoint).create_event_bus(Name=bus)
 
         from shared.services import accounts
 
         seed.seed(accounts())
+        self.pools = FunctionPool.for_each(template.functions(parsed))
+        self.pollers = self._event_sources(parsed, queues)
+        self.jss = LocalJss(self.moto.endpoint, os.environ["EVENT_BUS_NAME"], queues["AccountSyncQueue"])
+        self.jss.start()
         self.authorizer = LocalAuthorizer(issuer=f"{self.base_url}/__dev", audience=os.environ["JWT_AUDIENCE"])
-        gateway = Gateway(template.routes(parsed), self.authorizer)
-        gateway.add_dev_route("GET", "/__dev/accounts", lambda _: json_response(200, seed.listing(accounts())))
+        gateway = Gateway(template.routes(parsed), self.authorizer, self.pools)
+        gateway.add_dev_route("GET", "/__dev/accounts", self._accounts)
         gateway.add_dev_route("POST", "/__dev/token", self._issue_token)
         gateway.add_dev_route("GET", "/__dev/mailbox", self._mailbox)
         gateway.add_dev_route("POST", "/__dev/whatsapp/send", self._simulate_whatsapp)
+        gateway.add_dev_route("GET", "/__dev/events", self.jss.events)
+        gateway.add_dev_route("POST", "/__dev/jss/messages", self.jss.send_message)
+        gateway.add_dev_route("POST", "/__dev/faults", self.jss.faults)
         console.register(gateway)
         self.gateway = gateway
+        for poller in self.pollers:
+            poller.start()
         self._server = serve(gateway, self.host, self.port, self.quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
         self._write_state()
+
+    def _event_sources(self, parsed: dict[str, Any], queues: dict[str, services.Queue]) -> list[event_sources.Poller]:
+        """A poller per SQS, DynamoDB stream and schedule trigger of the template."""
+        sqs = services.client("sqs", self.moto.endpoint)
+        streams = services.client("dynamodbstreams", self.dynamodb.endpoint)
+        dynamodb = services.client("dynamodb", self.dynamodb.endpoint)
+        pollers: list[event_sources.Poller] = []
+        for source in template.event_sources(parsed):
+            pool = self.pools[source.function.name]
+            if source.kind == "SQS" and source.source:
+                queue = queues[source.source]
+                pollers.append(event_sources.SqsPoller(source, pool, sqs, queue.url, queue.arn))
+            elif source.kind == "DynamoDB" and source.source:
+                stream = dynamodb.describe_table(TableName=source.source)["Table"]["LatestStreamArn"]
+                failed_to = event_sources.on_failure_queue(source)
+
+                def give_up(description: str, url: str | None = queues[failed_to].url if failed_to else None) -> None:
+                    if url:
+                        sqs.send_message(QueueUrl=url, MessageBody=description)
+
+                pollers.append(event_sources.StreamPoller(source, pool, streams, stream, give_up))
+            elif source.kind == "Schedule":
+                pollers.append(event_sources.Schedule(source, pool))
+        return pollers
 
     def _write_state(self) -> None:
         """Tells local tools (``make import``) where this stack is and how it hashes numbers."""
@@ -137,12 +182,29 @@ class LocalStack:
     def stop(self) -> None:
         if STATE_FILE.exists() and json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
             STATE_FILE.unlink()
+        for poller in self.pollers:
+            poller.stop()
+        if self.jss is not None:
+            self.jss.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self.gateway.stop()
-        self.ses.stop()
+        for pool in self.pools.values():
+            pool.stop()
+        self.moto.stop()
         self.dynamodb.stop()
+
+    def _accounts(self, request: Request) -> LocalResponse:
+        """The demo accounts; ``?id=<account id>`` any account of the stack (an imported one, say)."""
+        from shared.services import accounts
+
+        wanted = parse_qs(request.query).get("id")
+        if not wanted:
+            return json_response(200, seed.listing(accounts()))
+        account = accounts().get(wanted[0])
+        if account is None:
+            return json_response(404, {"message": "no such account"})
+        return json_response(200, seed.describe(account))
 
     def _issue_token(self, request: Request) -> LocalResponse:
         try:
@@ -186,7 +248,7 @@ class LocalStack:
     def _mailbox(self, _: Request) -> LocalResponse:
         messages = [
             {**{k: v for k, v in m.items() if k != "body"}, "text": html_to_text(m["body"]), "html": m["body"]}
-            for m in self.ses.sent_messages()
+            for m in self.moto.sent_messages()
         ]
         return json_response(200, messages)
 
@@ -201,6 +263,7 @@ class LocalStack:
             f'  Token:    curl -s -X POST {self.base_url}/__dev/token -d \'{{"sub":"jss-1001"}}\'\n'
             f"  Mailbox:  {self.base_url}/__dev/mailbox\n"
             f"  Webhook:  {self.base_url}/whatsapp/webhook (app secret {os.environ['WHATSAPP_APP_SECRET']})\n"
-            f"  DynamoDB Local on {self.dynamodb.endpoint}, SES (moto) on {self.ses.endpoint}\n"
+            f"  JSS side: {self.base_url}/__dev/events (what JSS received), POST /__dev/jss/messages\n"
+            f"  DynamoDB Local on {self.dynamodb.endpoint}; SES, SQS, EventBridge (moto) on {self.moto.endpoint}\n"
             "Press Ctrl-C to stop."
         )

@@ -1,4 +1,5 @@
-"""Reads ``template.yaml``: the HttpApi routes, the tables and the functions' environment."""
+"""Reads ``template.yaml``: the functions, their HttpApi routes and other event sources, the tables,
+queues and event buses, and the functions' environment."""
 
 from __future__ import annotations
 
@@ -32,12 +33,19 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)
+class Function:
+    """An ``AWS::Serverless::Function``: its logical id, code and handler."""
+
+    name: str
+    code_dir: Path
+    handler: str
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    function: str
-    code_dir: Path
-    handler: str
+    function: Function
     authorized: bool
     pattern: re.Pattern[str]
 
@@ -60,28 +68,76 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+def functions(template: dict[str, Any]) -> dict[str, Function]:
+    return {
+        name: Function(name, ROOT / props["CodeUri"], props["Handler"])
+        for name, props in _named_resources(template, "AWS::Serverless::Function")
+    }
+
+
 def routes(template: dict[str, Any]) -> list[Route]:
     api = next(props for props in _resources(template, "AWS::Serverless::HttpApi"))
     default_authorizer = api.get("Auth", {}).get("DefaultAuthorizer")
     found = []
-    for name, props in _named_resources(template, "AWS::Serverless::Function"):
-        for event in props.get("Events", {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            ev = event["Properties"]
-            authorizer = ev.get("Auth", {}).get("Authorizer", default_authorizer)
-            found.append(
-                Route(
-                    method=ev["Method"].upper(),
-                    path=ev["Path"],
-                    function=name,
-                    code_dir=ROOT / props["CodeUri"],
-                    handler=props["Handler"],
-                    authorized=authorizer not in (None, "NONE"),
-                    pattern=_path_pattern(ev["Path"]),
-                )
+    for function, event in _events(template, "HttpApi"):
+        authorizer = event.get("Auth", {}).get("Authorizer", default_authorizer)
+        found.append(
+            Route(
+                method=event["Method"].upper(),
+                path=event["Path"],
+                function=function,
+                authorized=authorizer not in (None, "NONE"),
+                pattern=_path_pattern(event["Path"]),
             )
+        )
     return found
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """A function's non-HTTP trigger: ``SQS``, ``DynamoDB`` or ``Schedule``, with its properties;
+    ``source`` is the logical id of the queue or table it reads (None for a schedule)."""
+
+    function: Function
+    kind: str
+    source: str | None
+    properties: dict[str, Any]
+
+
+def event_sources(template: dict[str, Any]) -> list[EventSource]:
+    found = []
+    for kind, key in (("SQS", "Queue"), ("DynamoDB", "Stream"), ("Schedule", None)):
+        for function, event in _events(template, kind):
+            found.append(EventSource(function, kind, logical_id(event[key]) if key else None, event))
+    return found
+
+
+def logical_id(reference: Any) -> str:
+    """The resource a ``!Ref X`` or ``!GetAtt X.Attribute`` points to."""
+    if isinstance(reference, dict) and "Ref" in reference:
+        return str(reference["Ref"])
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        target = reference["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    raise ValueError(f"not a reference to a resource: {reference!r}")
+
+
+def queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(_named_resources(template, "AWS::SQS::Queue"))
+
+
+def event_buses(template: dict[str, Any]) -> list[str]:
+    return [name for name, _ in _named_resources(template, "AWS::Events::EventBus")]
+
+
+def _events(template: dict[str, Any], kind: str) -> list[tuple[Function, dict[str, Any]]]:
+    known = functions(template)
+    return [
+        (known[name], event["Properties"])
+        for name, props in _named_resources(template, "AWS::Serverless::Function")
+        for event in props.get("Events", {}).values()
+        if event.get("Type") == kind
+    ]
 
 
 def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,11 +1,15 @@
 """One Logger, Tracer and Metrics per container, configured by the POWERTOOLS_* variables, and the
 decorator every Lambda entry point wears."""
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# A sweep that found nothing, or a batch of unchanged accounts, has nothing to count: that is normal.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
 tracer = Tracer()

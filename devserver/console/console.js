@@ -31,15 +31,30 @@ function sayProblem(answer) {
 async function loadAccounts() {
   const answer = await call("GET", "/__dev/accounts", undefined, { auth: false });
   state.accounts = answer.data;
-  // ?account=<id> opens any account of the local stack (tests create their own).
+  // ?account=<id> opens any account of the local stack (tests and imports create their own).
   const requested = new URLSearchParams(window.location.search).get("account");
-  if (requested && !state.accounts.some((a) => a.id === requested)) {
-    state.accounts.unshift({ id: requested, name: "Akun uji", password: "-", phone_number: null });
+  if (requested) await openAccount(requested);
+  else {
+    renderAccounts();
+    await selectAccount(state.accounts[0].id);
   }
+}
+
+function renderAccounts() {
   const select = $("account");
   select.replaceChildren(...state.accounts.map((a) => new Option(`${a.name} (${a.id})`, a.id)));
-  select.value = requested || state.accounts[0].id;
-  await selectAccount(select.value);
+}
+
+// Any account of the stack by its id, an imported citizen for instance.
+async function openAccount(id) {
+  if (!state.accounts.some((a) => a.id === id)) {
+    const answer = await call("GET", `/__dev/accounts?id=${encodeURIComponent(id)}`, undefined, { auth: false });
+    if (!answer.ok) return say(`Akun ${id} tidak ada di stack lokal.`, "error");
+    state.accounts.unshift(answer.data);
+  }
+  renderAccounts();
+  $("account").value = id;
+  await selectAccount(id);
 }
 
 async function selectAccount(id) {
@@ -66,7 +81,7 @@ async function refreshProfile() {
   badge.textContent = contact.whatsapp_number ? (contact.whatsapp_verified ? "terverifikasi WhatsApp" : "diubah lewat email") : "";
   badge.dataset.verified = String(contact.whatsapp_verified);
   $("profile-email").textContent = contact.email || "tidak ada";
-  $("profile-password").textContent = state.account.password;
+  $("profile-password").textContent = state.account.password || "tidak diketahui (akun impor)";
   return contact;
 }
 
@@ -206,6 +221,32 @@ async function changeNumber(event) {
   await refreshMailbox();
 }
 
+async function changePasswordInJss(event) {
+  event.preventDefault();
+  const password = $("jss-password").value;
+  const answer = await call("POST", "/__dev/jss/messages", { account_id: state.account.id, password }, { auth: false });
+  if (!answer.ok) return sayProblem(answer);
+  state.account.password = password;
+  $("jss-password").value = "";
+  $("profile-password").textContent = password;
+  say("JSS mengirim password baru lewat antrean; berlaku dalam beberapa detik.");
+}
+
+async function refreshEvents() {
+  const answer = await call("GET", "/__dev/events", undefined, { auth: false });
+  const items = (answer.data || []).map((event) => {
+    const item = document.createElement("li");
+    const title = document.createElement("strong");
+    title.textContent = `${event["detail-type"]}: ${event.detail.account_id}`;
+    const body = document.createElement("pre");
+    const d = event.detail;
+    body.textContent = `${d.journey} → ${d.whatsapp_number}${d.previous_whatsapp_number_masked ? ` (sebelumnya ${d.previous_whatsapp_number_masked})` : ""}\n${d.changed_at} · ${d.event_id}`;
+    item.append(title, body);
+    return item;
+  });
+  $("events").replaceChildren(...items);
+}
+
 async function refreshMailbox() {
   const answer = await call("GET", "/__dev/mailbox", undefined, { auth: false });
   const items = answer.data.map((mail) => {
@@ -232,7 +273,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("code-form").addEventListener("submit", verifyCode);
   $("number-form").addEventListener("submit", changeNumber);
   $("mail-refresh").addEventListener("click", refreshMailbox);
-  window.addEventListener("focus", () => { followFlow(); refreshMailbox(); });
-  setInterval(refreshMailbox, 3000);
-  loadAccounts().then(refreshMailbox);
+  $("open-account").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const id = $("other-account").value.trim();
+    if (id) openAccount(id);
+  });
+  $("jss-password-form").addEventListener("submit", changePasswordInJss);
+  window.addEventListener("focus", () => { followFlow(); refreshMailbox(); refreshEvents(); });
+  setInterval(() => { refreshMailbox(); refreshEvents(); }, 3000);
+  loadAccounts().then(() => { refreshMailbox(); refreshEvents(); });
 });

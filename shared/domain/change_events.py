@@ -191,8 +191,9 @@ class ChangeEventRelay:
             return
         try:
             self.publisher.publish(DETAIL_TYPE, detail_of(event), event.changed_at)
-        except Exception:
+        except Exception as error:
             metrics.add_metric(name="ChangeEventNotPublished", unit="Count", value=1)
+            logger.warning("event not published", extra={"event_id": event.event_id, "error": str(error)})
             raise
         now = int(self.clock())
         # Marked by the other path a moment ago if the condition fails: the event went out all the same.

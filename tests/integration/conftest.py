@@ -6,6 +6,7 @@ time forward (making a flow expire) go straight to DynamoDB Local, as an operato
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ import pytest
 import requests
 
 from devserver import meta
+from devserver.seed import password_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -46,17 +49,20 @@ def _free_port() -> int:
 class Stack:
     base_url: str
     dynamodb_endpoint: str
-    ses_endpoint: str
+    moto_endpoint: str
     process: subprocess.Popen[bytes]
+    state_file: Path
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port, dynamodb_port, moto_port = _free_port(), _free_port(), _free_port()
+    state_file = tmp_path_factory.mktemp("stack") / "local-stack.json"  # not the one of a `make run`
     environment = {
+        "LOCAL_STACK_STATE": str(state_file),
         **os.environ,
         "PORT": str(port),
         "DYNAMODB_LOCAL_PORT": str(dynamodb_port),
@@ -91,7 +97,7 @@ def stack() -> Iterator[Stack]:
             pytest.fail("the local stack did not start within 90 s")
         time.sleep(0.3)
     _point_this_process_at(f"http://127.0.0.1:{dynamodb_port}")
-    yield Stack(base_url, f"http://127.0.0.1:{dynamodb_port}", f"http://127.0.0.1:{moto_port}", process)
+    yield Stack(base_url, f"http://127.0.0.1:{dynamodb_port}", f"http://127.0.0.1:{moto_port}", process, state_file)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(20)
@@ -124,6 +130,18 @@ def _point_this_process_at(dynamodb_endpoint: str) -> None:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
+
+
+def eventually(check: Callable[[], T], seconds: float = 30, what: str = "the condition") -> T:
+    """Polls ``check`` until it returns something truthy (queues and streams work in the background)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {seconds} s")
+        time.sleep(0.25)
 
 
 def at_the_same_moment(*calls: Callable[[], T]) -> list[T]:
@@ -181,7 +199,6 @@ class Api:
         password: str = "Rahasia-Jogja-2020",
         hash_kind: str = "bcrypt-2y",
     ) -> Citizen:
-        from devserver.seed import password_hash
         from shared.adapters.dynamo import Dynamo
         from shared.config import Settings
         from shared.domain.accounts import Account, AccountRegistry
@@ -219,6 +236,26 @@ class Api:
 
     def mailbox(self) -> list[dict[str, Any]]:
         return list(requests.get(self.stack.url("/__dev/mailbox"), timeout=10).json())
+
+    def events_for(self, account_id: str) -> list[dict[str, Any]]:
+        """The WhatsAppNumberChanged events JSS received for the account, newest first."""
+        received = requests.get(self.stack.url("/__dev/events"), timeout=10).json()
+        return [event for event in received if event["detail"]["account_id"] == account_id]
+
+    def from_jss(self, message: dict[str, Any]) -> None:
+        """JSS puts a message on the account-sync queue."""
+        response = requests.post(self.stack.url("/__dev/jss/messages"), json=message, timeout=10)
+        assert response.status_code == 202, response.text
+
+    def eventbridge(self, state: str) -> None:
+        response = requests.post(self.stack.url("/__dev/faults"), json={"eventbridge": state}, timeout=10)
+        assert response.status_code == 200, response.text
+
+    def stored(self, account_id: str) -> dict[str, Any] | None:
+        """The account item as stored, tombstone or not."""
+        from shared.adapters.dynamo import Dynamo
+
+        return Dynamo().get("AccountsTable", {"pk": f"ACCOUNT#{account_id}"})
 
 
 @pytest.fixture
@@ -261,3 +298,65 @@ class WhatsApp:
 @pytest.fixture
 def whatsapp(stack: Stack) -> WhatsApp:
     return WhatsApp(stack)
+
+
+# ----------------------------------------------------------------- JSS exports and the import command
+
+
+COLUMNS = [
+    "account_id",
+    "name",
+    "email",
+    "phone_number",
+    "whatsapp_number",
+    "password_hash",
+    "updated_at",
+    "whatsapp_verified",
+]
+
+
+def jss_time(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) - timedelta(days=1) + delta).isoformat(timespec="milliseconds")
+
+
+def export_row(password: str = "Rahasia-Jogja-2020", *, whatsapp: bool = False, **overrides: Any) -> dict[str, str]:
+    phone = random_mobile()
+    account_id = f"imp-{uuid.uuid4().hex[:10]}"
+    row = {
+        "account_id": account_id,
+        "name": "Sri Wahyuni",
+        "email": f"{account_id}@example.com",
+        "phone_number": f"0{phone[3:6]}-{phone[6:10]}-{phone[10:]}",  # as citizens typed it into JSS
+        "whatsapp_number": phone if whatsapp else "",
+        "password_hash": password_hash(password, "bcrypt-2y"),
+        "updated_at": jss_time(),
+        "whatsapp_verified": "false",
+    }
+    return {**row, **overrides}
+
+
+def write_export(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run_import(stack: Stack, export: Path) -> subprocess.CompletedProcess[str]:
+    """``make import FILE=...`` as a developer runs it, finding the running stack on its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.import_accounts", str(export), "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, "LOCAL_STACK_STATE": str(stack.state_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def imported_citizen(api: Api, row: dict[str, str], password: str = "Rahasia-Jogja-2020") -> Citizen:
+    phone = "+62" + row["phone_number"].replace("-", "")[1:]
+    whatsapp = row["whatsapp_number"] or None
+    return Citizen(row["account_id"], password, row["email"], phone, whatsapp, api.token(row["account_id"]))

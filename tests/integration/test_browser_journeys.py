@@ -12,12 +12,25 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.conftest import ROOT, Api, Citizen, Stack, WhatsApp, random_mobile
+from tests.integration.conftest import (
+    ROOT,
+    Api,
+    Citizen,
+    Stack,
+    WhatsApp,
+    eventually,
+    export_row,
+    imported_citizen,
+    random_mobile,
+    run_import,
+    write_export,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -234,3 +247,41 @@ def test_the_api_documentation_lists_every_route(stack: Stack, desktop: Any) -> 
     for path in ("/v1/migrations", "/v1/number-changes", "/v1/email-verifications", "/whatsapp/webhook"):
         assert path in text
     keep(desktop, "api-docs")
+
+
+def test_an_imported_citizen_migrates_and_a_password_changed_in_jss_then_works(
+    api: Api, stack: Stack, desktop: Any, tmp_path: Path
+) -> None:
+    """The issue's "done when", by clicking: a citizen from an export walks journey A in the console,
+    JSS hears of it, JSS changes the password through the queue, and the B1 page takes the new one."""
+    row = export_row()
+    assert run_import(stack, write_export(tmp_path / "export.csv", [row])).returncode == 0
+    citizen = imported_citizen(api, row)
+
+    desktop.goto(stack.url("/"))
+    desktop.get_by_label("ID akun JSS lain").fill(citizen.account_id)
+    desktop.get_by_role("button", name="Buka").click()
+    desktop.wait_for_function(f"document.getElementById('profile-phone').textContent === '{citizen.phone_number}'")
+    assert desktop.text_content("#profile-name") == row["name"]
+    desktop.click("text=Migrasi ke WhatsApp")
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
+    send_from_simulator(desktop, citizen.phone_number or "")
+    migration_page = open_blue_link(desktop)
+    assert migration_page.locator("h1").text_content() == MIGRATED
+    migration_page.close()  # the next blue link opens its own window
+    desktop.locator("#events li", has_text=citizen.account_id).wait_for()
+    assert "whatsapp_migration" in (desktop.locator("#events li", has_text=citizen.account_id).text_content() or "")
+    keep(desktop, "imported-citizen-migrated")
+
+    desktop.get_by_label("Password baru akun ini, diubah di JSS").fill("Sandi-Baru-dari-JSS")
+    desktop.get_by_role("button", name="Kirim ke antrean JSS").click()
+    desktop.locator("#result", has_text="antrean").wait_for()
+    eventually(lambda: (api.stored(citizen.account_id) or {})["version"] > 2, what="the password change from JSS")
+    desktop.click("text=Melalui WhatsApp")
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/c/')")
+    send_from_simulator(desktop, random_mobile())
+    link_page = open_blue_link(desktop)
+    link_page.get_by_label("Password akun JSS").fill("Sandi-Baru-dari-JSS")
+    link_page.get_by_role("button", name="Ubah").click()
+    assert link_page.locator("h1").text_content() == CHANGED
+    keep(link_page, "imported-citizen-changed-with-jss-password")

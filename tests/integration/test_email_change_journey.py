@@ -177,7 +177,7 @@ def ses_refusing(stack: Stack) -> Iterator[None]:
     """SES refuses mail from an unverified sender: take the local sender identity away for a while."""
     ses = boto3.client(
         "sesv2",
-        endpoint_url=stack.ses_endpoint,
+        endpoint_url=stack.moto_endpoint,
         region_name="ap-southeast-3",
         aws_access_key_id="local",
         aws_secret_access_key="local",
