@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check build compat unit integration openapi clean
+.PHONY: install run test lint typecheck template-check build compat unit integration openapi schemas import fake-export bench-import clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -68,10 +68,28 @@ unit:
 openapi: install
 	$(PY) -m devserver.openapi > docs/openapi.json
 
+# Writes the JSON Schemas of the account-sync messages and of the events (a test fails when stale).
+schemas: install
+	$(PY) -m scripts.schemas
+
+# Loads a JSS export (CSV or JSON Lines) into the stack `make run` is serving: make import FILE=export.csv
+import: install
+	@test -n "$(FILE)" || { echo "usage: make import FILE=<export.csv or export.jsonl>"; exit 2; }
+	$(PY) -m scripts.import_accounts "$(FILE)"
+
+# A fake export of the JSS user table (no real data): make fake-export N=100000 OUT=jss-export.csv
+fake-export: install
+	$(PY) -m scripts.fake_export --count $(or $(N),1000) --out $(or $(OUT),jss-export.csv) --passwords $(or $(OUT),jss-export.csv).passwords.json
+
+# Imports 100,000 generated accounts into a DynamoDB Local of its own, against the floor of raw
+# BatchWriteItem calls writing the same items, in interleaved rounds (not part of make test).
+bench-import: install
+	$(PY) -m scripts.bench_import
+
 integration:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		echo "NOTE: Chromium not found: the browser tests will be skipped (apt-get install chromium)."
 	$(PY) -m pytest tests/integration
 
 clean:
-	rm -rf $(VENV) .venv-py311 node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .venv-py311 node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam .run .bench

@@ -130,9 +130,6 @@ class Dynamo:
         if limit:
             request["Limit"] = limit
         _add_condition(request, None, values)
-        names = set(_NAME_PLACEHOLDER.findall(key_condition))
-        if names:
-            request["ExpressionAttributeNames"] = {name: name[1:] for name in names}
         items: list[Item] = []
         while True:
             page = self.client.query(**request)
@@ -199,7 +196,8 @@ def _add_condition(request: dict[str, Any], condition: str | None, values: Mappi
         request["ConditionExpression"] = condition
     if values:
         request["ExpressionAttributeValues"] = to_attributes({f":{k}": v for k, v in values.items()})
-    expression = " ".join(str(request.get(k, "")) for k in ("UpdateExpression", "ConditionExpression"))
+    expressions = ("UpdateExpression", "ConditionExpression", "KeyConditionExpression")
+    expression = " ".join(str(request.get(k, "")) for k in expressions)
     names = set(_NAME_PLACEHOLDER.findall(expression))
     if names:
         request["ExpressionAttributeNames"] = {name: name[1:] for name in names}

@@ -23,6 +23,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -110,33 +111,63 @@ def _jss_time(value: Any, info: ValidationInfo) -> int:
     return at_ms
 
 
-AccountId = Annotated[str, AfterValidator(_account_id)]
-Name = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(lambda v: (v and _name(v)) or None)]
-Email = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(lambda v: v and _email(v))]
-Phone = Annotated[str, AfterValidator(_phone)]
-WhatsApp = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(lambda v: v and _whatsapp(v))]
-PasswordHash = Annotated[str, AfterValidator(_password_hash)]
-JssTime = Annotated[int, BeforeValidator(_jss_time)]
-Verified = Annotated[bool, BeforeValidator(lambda v: False if v is None or v == "" else v)]
+# The JSON Schemas (docs/schemas/) describe what JSS sends, not what the validators turn it into.
+_TYPED_NUMBER = {"type": "string", "examples": ["0812-3456-7890", "+62 812 3456 7890", "6281234567890"]}
+_NOTHING = [{"type": "string", "maxLength": 0}, {"type": "null"}]
+AccountId = Annotated[
+    str, AfterValidator(_account_id), WithJsonSchema({"type": "string", "pattern": f"^{_ACCOUNT_ID.pattern}$"})
+]
+Name = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(lambda v: (v and _name(v)) or None),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]}),
+]
+Email = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(lambda v: v and _email(v)),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "email"}, *_NOTHING]}),
+]
+Phone = Annotated[str, AfterValidator(_phone), WithJsonSchema(_TYPED_NUMBER)]
+WhatsApp = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(lambda v: v and _whatsapp(v)),
+    WithJsonSchema({"anyOf": [_TYPED_NUMBER, *_NOTHING]}),
+]
+PasswordHash = Annotated[
+    str,
+    AfterValidator(_password_hash),
+    WithJsonSchema({"type": "string", "pattern": f"^(?:{_PASSWORD_HASH.pattern})$"}),
+]
+JssTime = Annotated[
+    int,
+    BeforeValidator(_jss_time),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-27T10:15:30.123+07:00"]}),
+]
+Verified = Annotated[
+    bool,
+    BeforeValidator(lambda v: False if v is None or v == "" else v),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", ""]}, {"type": "null"}]}),
+]
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
 
 
-class JssAccount(_Record):
-    """A whole account: a row of an export, or the ``account`` of an ``account.created`` message."""
+class JssAccountFields(_Record):
+    """A whole account's data, as the ``account`` of an ``account.created`` message carries it."""
 
-    model_config = ConfigDict(extra="ignore", title="JssAccount")  # exports carry columns we do not keep
+    model_config = ConfigDict(extra="forbid", title="JssAccountFields")
 
-    account_id: AccountId = Field(description="The account id, the JWT sub of the JSS identity provider.")
     name: Name = Field(default=None, description="The citizen's name.")
     email: Email = Field(default=None, description="The registered email; empty or absent when there is none.")
     phone_number: Phone = Field(description="The account's phone number, as typed (normalized to E.164).")
     whatsapp_number: WhatsApp = Field(default=None, description="The WhatsApp number; empty or absent when none.")
     whatsapp_verified: Verified = Field(default=False, description="True when JSS knows WhatsApp proved the number.")
     password_hash: PasswordHash = Field(description="bcrypt ($2y$, $2b$, $2a$) or argon2id, as JSS stores it.")
-    updated_at: JssTime = Field(description="When the account last changed in JSS (ISO 8601; WIB if no offset).")
 
     @field_validator("whatsapp_verified")
     @classmethod
@@ -153,6 +184,15 @@ class JssAccount(_Record):
             **whatsapp_fields(self.whatsapp_number, self.whatsapp_verified),
             "password_hash": self.password_hash,
         }
+
+
+class JssAccount(JssAccountFields):
+    """A row of an export of the JSS user table: the account, its id and when it last changed."""
+
+    model_config = ConfigDict(extra="ignore", title="JssExportRow")  # exports carry columns we do not keep
+
+    account_id: AccountId = Field(description="The account id, the JWT sub of the JSS identity provider.")
+    updated_at: JssTime = Field(description="When the row last changed in JSS (ISO 8601; WIB if no offset).")
 
 
 def whatsapp_fields(number: str | None, verified: bool) -> dict[str, Any]:
@@ -236,7 +276,7 @@ class AccountCreated(_Message):
     """A new JSS account (or an account JSS wants this service to take whole again)."""
 
     type: Literal["account.created"]
-    account: JssAccount
+    account: JssAccountFields
 
     def change(self) -> JssChange:
         return JssChange(self.account_id, self.updated_at, self.account.fields(), whole=True)

@@ -118,9 +118,9 @@ def test_a_password_changed_in_jss_is_the_one_the_b1_page_accepts(api: Api, what
 
 def test_an_account_created_in_jss_arrives_through_the_queue_and_duplicates_are_harmless(api: Api) -> None:
     row = export_row()
-    message = {"type": "account.created", "account_id": row["account_id"], "updated_at": row["updated_at"]}
     account = {k: v for k, v in row.items() if k not in ("account_id", "updated_at")}
-    message["account"] = {**account, "account_id": row["account_id"], "updated_at": row["updated_at"]}
+    message = {"type": "account.created", "account_id": row["account_id"], "updated_at": row["updated_at"]}
+    message["account"] = account
     api.from_jss(message)
     api.from_jss(message)  # JSS published it twice
     stored = eventually(lambda: api.stored(row["account_id"]), what="the account from the queue")

@@ -79,6 +79,17 @@ def relay(db: Dynamo, config: Settings, bus: EventBus, clock: FakeClock) -> Chan
 
 
 @pytest.fixture
+def relay_failing(db: Dynamo, config: Settings, bus: EventBus, clock: FakeClock) -> Callable[[int], ChangeEventRelay]:
+    """A relay whose bus refuses the first ``failures`` events."""
+
+    def make(failures: int) -> ChangeEventRelay:
+        failing = FailingBus(bus, failures)
+        return ChangeEventRelay(db, config.outbox_table, failing, config.outbox_stranded_after_seconds, clock=clock)
+
+    return make
+
+
+@pytest.fixture
 def migrated(flows: WhatsAppFlows, make_account: MakeAccount, clock: FakeClock) -> Account:
     """Journey A done for jss-1001: its event waits in the outbox."""
     citizen = make_account("jss-1001", phone_number=PHONE)
@@ -226,10 +237,9 @@ def test_publishing_an_event_already_published_sends_nothing(
 
 
 def test_a_refused_publication_raises_and_leaves_the_event_pending(
-    migrated: Account, db: Dynamo, config: Settings, bus: EventBus, clock: FakeClock, scan: Scan
+    migrated: Account, relay_failing: Callable[[int], ChangeEventRelay], scan: Scan
 ) -> None:
-    failing = FailingBus(bus, failures=1)
-    relay = ChangeEventRelay(db, config.outbox_table, failing, config.outbox_stranded_after_seconds, clock=clock)
+    relay = relay_failing(1)
     [item] = outbox(scan)
 
     with pytest.raises(EventNotPublished):
@@ -241,15 +251,13 @@ def test_a_refused_publication_raises_and_leaves_the_event_pending(
 
 def test_the_sweep_publishes_an_event_stranded_by_a_bus_outage_once(
     migrated: Account,
-    db: Dynamo,
+    relay_failing: Callable[[int], ChangeEventRelay],
     config: Settings,
-    bus: EventBus,
     clock: FakeClock,
     scan: Scan,
     published_events: Published,
 ) -> None:
-    failing = FailingBus(bus, failures=4)  # the stream's first try and its three retries
-    relay = ChangeEventRelay(db, config.outbox_table, failing, config.outbox_stranded_after_seconds, clock=clock)
+    relay = relay_failing(4)  # the stream's first try and its three retries
     [item] = outbox(scan)
     for _ in range(4):
         with pytest.raises(EventNotPublished):
@@ -267,10 +275,13 @@ def test_the_sweep_publishes_an_event_stranded_by_a_bus_outage_once(
 
 
 def test_a_sweep_during_an_outage_counts_the_failure_and_keeps_the_event(
-    migrated: Account, db: Dynamo, config: Settings, bus: EventBus, clock: FakeClock, scan: Scan
+    migrated: Account,
+    relay_failing: Callable[[int], ChangeEventRelay],
+    config: Settings,
+    clock: FakeClock,
+    scan: Scan,
 ) -> None:
-    failing = FailingBus(bus, failures=1)
-    relay = ChangeEventRelay(db, config.outbox_table, failing, config.outbox_stranded_after_seconds, clock=clock)
+    relay = relay_failing(1)
     clock.advance(config.outbox_stranded_after_seconds)
 
     assert (relay.publish_stranded().failed, outbox(scan)[0]["status"]) == (1, "pending")
@@ -334,9 +345,7 @@ def test_the_relay_function_reports_only_the_events_the_bus_refused(
     make_account: MakeAccount,
     clock: FakeClock,
     scan: Scan,
-    db: Dynamo,
-    config: Settings,
-    bus: EventBus,
+    relay_failing: Callable[[int], ChangeEventRelay],
     published_events: Published,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -345,7 +354,7 @@ def test_the_relay_function_reports_only_the_events_the_bus_refused(
         send(flows, flows.start(citizen.account_id, FlowKind.MIGRATION).message, sender, clock)
     first, second = sorted(outbox(scan), key=lambda i: i["event_id"])
     app = load_function("change_events")
-    relay = ChangeEventRelay(db, config.outbox_table, FailingBus(bus, failures=1), 120, clock=clock)
+    relay = relay_failing(1)
     monkeypatch.setattr(app, "change_event_relay", lambda: relay)
 
     answer = app.relay_handler(
