@@ -29,8 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.adapters.dynamo import ConditionFailed, Dynamo  # noqa: E402
-from shared.domain.account_import import AccountImport, ImportSummary, LeaseLost, RowOutcome, SourceRow  # noqa: E402
+from shared.adapters.dynamo import BatchIncomplete, Dynamo  # noqa: E402
+from shared.domain.account_import import (  # noqa: E402
+    AccountImport,
+    ImportRunning,
+    ImportSummary,
+    LeaseLost,
+    RowOutcome,
+    SourceRow,
+)
 
 COLUMNS = ("account_id", "name", "email", "phone_number", "whatsapp_number", "password_hash", "updated_at")
 LOCAL_STATE = ROOT / ".run" / "local-stack.json"
@@ -301,7 +308,7 @@ def run(arguments: argparse.Namespace, out: Callable[[str], None] = print) -> Im
 
         try:
             this_run = importer.run(read_rows(source, fmt), record, done_before=done_before, checkpoint=mark)
-        except ConditionFailed:
+        except ImportRunning:
             raise RunFailed("another import is running against this table (it holds the import lease)") from None
         except LeaseLost:
             raise RunFailed("this run lost the import lease (it stalled too long): run the command again") from None
@@ -343,9 +350,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         run(arguments)
-    except (RunFailed, OSError, BotoCoreError, ClientError) as failed:
+    except (RunFailed, OSError, BotoCoreError, ClientError, BatchIncomplete) as failed:
         print(f"import stopped: {failed}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("import interrupted: the same command resumes it", file=sys.stderr)
+        return 130
     return 0
 
 

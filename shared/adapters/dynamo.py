@@ -35,11 +35,29 @@ _NAME_PLACEHOLDER = re.compile(r"#\w+")
 
 
 def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+    return {k: _attribute(v) for k, v in item.items() if v is not None}
 
 
 def from_attributes(attributes: Mapping[str, Any]) -> Item:
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in attributes.items()}
+    return {k: _value(v) for k, v in attributes.items()}
+
+
+def _attribute(value: Any) -> Any:
+    # Strings and whole numbers are nearly every attribute: skip boto3's general serializer for them
+    # (a bulk import serializes millions).
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"N": str(value)}
+    return _serializer.serialize(_to_dynamo(value))
+
+
+def _value(attribute: Any) -> Any:
+    if "S" in attribute:
+        return attribute["S"]
+    if "N" in attribute and attribute["N"].lstrip("-").isdigit():
+        return int(attribute["N"])
+    return _from_dynamo(_deserializer.deserialize(attribute))
 
 
 def _to_dynamo(value: Any) -> Any:

@@ -5,14 +5,16 @@ to name an account id or a WhatsApp number keeps it, a later one is refused as a
 rows go in chunks to a bounded pool of workers. Each chunk reads its accounts in one ``BatchGetItem``
 and merges every row newest-wins per field (``shared.domain.account_mirror``), then writes:
 
-- new accounts without a WhatsApp number with ``BatchWriteItem`` (the bulk of a first import, and
-  the fast path); this is safe because the import holds the lease on account creation, which every
-  other creator (the sync consumer) checks in its transaction, and the journeys never create accounts;
-- everything conditional (a new account with its number claim, an update on the version read) in
-  transactions of up to 100 parts, several rows each. A row whose condition fails is taken out and
-  the rest committed; it is then merged again on a fresh read, or, when its number is held by
-  another account, tried once more after every other row (a number moving between two accounts of
-  the same export) and refused if still held.
+- new accounts with ``BatchWriteItem`` (the bulk of a first import, and the fast path), after the
+  claims on their WhatsApp numbers committed on condition. The accounts need no condition because
+  the import holds the lease on account creation, which every other creator (the sync consumer)
+  checks in its transaction, and the journeys never create accounts; a claim does, since any
+  account may be binding that number right now;
+- everything else (an update on the version read, a number moving) in transactions of up to 100
+  parts, several rows each. A row whose condition fails is taken out and the rest committed; it is
+  then merged again on a fresh read, or, when its number is held by another account, tried once
+  more after every other row (a number moving between two accounts of the same export) and refused
+  if still held.
 
 Nothing is written for a refused row, and every write is idempotent, so running the same file again
 changes nothing and a run stopped half way, run again, finishes the job. ``done_before`` lets a
@@ -85,8 +87,15 @@ class _Row:
     change: JssChange
 
 
+Planned = tuple[_Row, Plan]
+
+
 class LeaseLost(RuntimeError):
     """Another import took the lease (ours had expired): unconditional writes are no longer safe."""
+
+
+class ImportRunning(RuntimeError):
+    """Another import holds the lease: two imports at once would write over each other's new accounts."""
 
 
 class ImportLease:
@@ -100,9 +109,11 @@ class ImportLease:
         self._renewer: threading.Thread | None = None
 
     def acquire(self) -> None:
-        """Raises ``ConditionFailed`` when another import holds an unexpired lease."""
-        now = self.clock()
-        self._write(now, LEASE_FREE)
+        """Raises ``ImportRunning`` when another import holds an unexpired lease."""
+        try:
+            self._write(self.clock(), LEASE_FREE)
+        except ConditionFailed:
+            raise ImportRunning(self.table) from None
         self._renewer = threading.Thread(target=self._keep, name="import-lease", daemon=True)
         self._renewer.start()
 
@@ -154,6 +165,7 @@ class AccountImport:
         self.chunk_rows = chunk_rows
         self.clock = clock
         self.lease = ImportLease(db, table, lease_seconds, clock)
+        self.last_line = 0
 
     def run(
         self,
@@ -177,7 +189,7 @@ class AccountImport:
             for row in deferred:  # other rows of the export may have released the number meanwhile
                 taken = RowOutcome(row.line, "refused", "whatsapp_number_taken", "whatsapp_number")
                 done(self._write_alone(row) or taken)
-            checkpoint(summary.read + 1)
+            checkpoint(self.last_line + 1)
         finally:
             self.lease.release()
         return summary
@@ -191,6 +203,7 @@ class AccountImport:
         now = self.clock()
         for source in rows:
             summary.read += 1
+            self.last_line = source.line
             refused = self._refusal(source, accounts, numbers, now)
             if source.line < done_before:
                 continue
@@ -249,23 +262,25 @@ class AccountImport:
         found = self.db.batch_get(self.table, [account_key(row.change.account_id) for row in chunk])
         current = {item["account_id"]: item for item in found}
         outcomes: list[RowOutcome] = []
-        unconditional: list[tuple[_Row, Plan]] = []
-        conditional: list[tuple[_Row, Plan]] = []
+        new: list[Planned] = []
+        conditional: list[Planned] = []
         for row in chunk:
             planned = plan(current.get(row.change.account_id), row.change)
             if planned.item is None:
                 outcomes.append(RowOutcome(row.line, planned.outcome))
-            elif planned.creates and not planned.claim:
-                unconditional.append((row, planned))
             else:
-                conditional.append((row, planned))
+                (new if planned.creates else conditional).append((row, planned))
+        # A new account's number is claimed first, on condition; the account itself then follows
+        # unconditionally. A run stopped in between leaves a claim the resumed run finds its own.
+        claimed, again, waiting = self._commit([entry for entry in new if entry[1].claim], claim_only=True)
+        unconditional = [entry for entry in new if not entry[1].claim] + claimed
         if unconditional:
             self.lease.ensure()
             self.db.batch_write(self.table, [planned.item for _, planned in unconditional if planned.item])
-            outcomes += [RowOutcome(row.line, planned.outcome) for row, planned in unconditional]
-        committed, again, waiting = self._commit(conditional)
-        outcomes += committed
-        for row in again:
+        committed, again_too, waiting_too = self._commit(conditional)
+        outcomes += [RowOutcome(row.line, planned.outcome) for row, planned in unconditional + committed]
+        waiting += waiting_too
+        for row in again + again_too:
             outcome = self._write_alone(row)
             if outcome is None:
                 waiting.append(row)
@@ -273,18 +288,21 @@ class AccountImport:
                 outcomes.append(outcome)
         return outcomes, waiting
 
-    def _commit(self, planned: list[tuple[_Row, Plan]]) -> tuple[list[RowOutcome], list[_Row], list[_Row]]:
-        """Commits the plans in shared transactions. Returns what committed, the rows to merge again
-        on a fresh read, and the rows whose number another account holds."""
-        committed: list[RowOutcome] = []
+    def _commit(
+        self, planned: list[Planned], *, claim_only: bool = False
+    ) -> tuple[list[Planned], list[_Row], list[_Row]]:
+        """Commits the plans (or only their claims) in shared transactions. Returns what committed,
+        the rows to merge again on a fresh read, and the rows whose number another account holds."""
+        committed: list[Planned] = []
         again: list[_Row] = []
         waiting: list[_Row] = []
-        for group in _transaction_groups(planned):
+        for group in _transaction_groups(planned, claim_only):
             remaining, attempt = group, 0
             while remaining:
                 tx = self.db.transaction()
                 for index, (_, plan_) in enumerate(remaining):
-                    stage(tx, self.table, plan_, self.clock(), label=f"{index}:", check_lease=False)
+                    label = f"{index}:"
+                    stage(tx, self.table, plan_, self.clock(), label=label, check_lease=False, claim_only=claim_only)
                 try:
                     tx.commit()
                 except ConditionFailed as failed:
@@ -294,8 +312,9 @@ class AccountImport:
                         failing.setdefault(int(position), set()).add(part)
                     if not failing:  # throttled, or clashing without a lost condition: all again
                         attempt += 1
-                        if attempt > _RETRIES:
-                            raise
+                        if attempt > _RETRIES:  # still: each row on its own, on a fresh read
+                            again += [row for row, _ in remaining]
+                            break
                         back_off(attempt)
                         continue
                     for index, parts in failing.items():
@@ -303,7 +322,7 @@ class AccountImport:
                         (waiting if parts == {"claim"} else again).append(row)
                     remaining = [entry for index, entry in enumerate(remaining) if index not in failing]
                     continue
-                committed += [RowOutcome(row.line, plan_.outcome) for row, plan_ in remaining]
+                committed += remaining
                 break
         return committed, again, waiting
 
@@ -337,13 +356,13 @@ def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
         yield chunk
 
 
-def _transaction_groups(planned: list[tuple[_Row, Plan]]) -> Iterator[list[tuple[_Row, Plan]]]:
+def _transaction_groups(planned: list[Planned], claim_only: bool) -> Iterator[list[Planned]]:
     """Rows packed into transactions of at most 100 parts, no item twice in one transaction."""
-    group: list[tuple[_Row, Plan]] = []
+    group: list[Planned] = []
     keys: set[str] = set()
     parts = 0
     for row, plan_ in planned:
-        own = plan_.keys()
+        own = plan_.keys(claim_only=claim_only)
         if group and (parts + len(own) > _TRANSACTION_PARTS or keys.intersection(own)):
             yield group
             group, keys, parts = [], set(), 0

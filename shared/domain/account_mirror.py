@@ -51,10 +51,12 @@ class Plan:
     def creates(self) -> bool:
         return self.outcome == "created" and self.expected_version is None
 
-    def keys(self) -> list[str]:
+    def keys(self, *, claim_only: bool = False) -> list[str]:
         """The items the plan writes (``pk``), one transaction part each."""
         if self.item is None:
             return []
+        if claim_only:
+            return [number_claim_key(self.claim)["pk"]] if self.claim else []
         numbers = [n for n in (self.claim, self.release) if n]
         return [str(self.item["pk"]), *(number_claim_key(n)["pk"] for n in numbers)]
 
@@ -139,11 +141,25 @@ def claim_item(number: str, account_id: str, at: int) -> dict[str, Any]:
     return {**number_claim_key(number), "account_id": account_id, "claimed_at": at}
 
 
-def stage(tx: Transaction, table: str, change: Plan, now: float, *, label: str = "", check_lease: bool = True) -> None:
+def stage(
+    tx: Transaction,
+    table: str,
+    change: Plan,
+    now: float,
+    *,
+    label: str = "",
+    check_lease: bool = True,
+    claim_only: bool = False,
+) -> None:
     """Adds the plan's writes to ``tx``, each part labelled ``<label>account``, ``<label>claim`` and
     ``<label>release`` (and ``<label>lease``). Creating an item checks that no import holds the lease,
-    unless the caller is that import."""
+    unless the caller is that import. ``claim_only``: just the claim on the new number."""
     if change.item is None:
+        return
+    mine, account = "attribute_not_exists(pk) OR account_id = :account", change.account_id
+    if claim_only:
+        if change.claim:
+            tx.put(f"{label}claim", table, claim_item(change.claim, account, int(now)), mine, account=account)
         return
     if change.expected_version is None:
         tx.put(f"{label}account", table, change.item, "attribute_not_exists(pk)")
@@ -151,17 +167,10 @@ def stage(tx: Transaction, table: str, change: Plan, now: float, *, label: str =
             tx.check(f"{label}lease", table, IMPORT_LEASE_KEY, LEASE_FREE, now_ms=int(now * 1000))
     else:
         tx.put(f"{label}account", table, change.item, "version = :version", version=change.expected_version)
-    mine = "attribute_not_exists(pk) OR account_id = :account"
     if change.claim:
-        tx.put(
-            f"{label}claim",
-            table,
-            claim_item(change.claim, change.account_id, int(now)),
-            mine,
-            account=change.account_id,
-        )
+        tx.put(f"{label}claim", table, claim_item(change.claim, account, int(now)), mine, account=account)
     if change.release:
-        tx.delete(f"{label}release", table, number_claim_key(change.release), mine, account=change.account_id)
+        tx.delete(f"{label}release", table, number_claim_key(change.release), mine, account=account)
 
 
 class NumberHeldElsewhere(Exception):

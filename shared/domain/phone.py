@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult
@@ -52,17 +53,24 @@ def _parse(typed: str, region: str) -> phonenumbers.PhoneNumber:
     raise NumberRefused("invalid")
 
 
+@lru_cache(maxsize=1024)
+def _normalized(typed: str, region: str) -> tuple[str, bool]:
+    """E.164 and whether it is a mobile number. Cached: an import row often gives one number twice."""
+    number = _parse(typed, region)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164), phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
 def phone_e164(typed: str, region: str = DEFAULT_REGION) -> str:
     """Any valid phone number (mobile or landline) in E.164; raises ``NumberRefused``."""
-    return phonenumbers.format_number(_parse(typed, region), PhoneNumberFormat.E164)
+    return _normalized(typed, region)[0]
 
 
 def mobile_e164(typed: str, region: str = DEFAULT_REGION) -> str:
     """A valid mobile number (what WhatsApp needs) in E.164; raises ``NumberRefused``."""
-    number = _parse(typed, region)
-    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+    e164, mobile = _normalized(typed, region)
+    if not mobile:
         raise NumberRefused("not_mobile")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return e164
 
 
 _REASONS = {
