@@ -29,6 +29,7 @@ import requests
 
 from devserver import meta
 from devserver.seed import password_hash
+from scripts.fake_export import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -303,18 +304,6 @@ def whatsapp(stack: Stack) -> WhatsApp:
 # ----------------------------------------------------------------- JSS exports and the import command
 
 
-COLUMNS = [
-    "account_id",
-    "name",
-    "email",
-    "phone_number",
-    "whatsapp_number",
-    "password_hash",
-    "updated_at",
-    "whatsapp_verified",
-]
-
-
 def jss_time(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) - timedelta(days=1) + delta).isoformat(timespec="milliseconds")
 
@@ -337,7 +326,7 @@ def export_row(password: str = "Rahasia-Jogja-2020", *, whatsapp: bool = False, 
 
 def write_export(path: Path, rows: list[dict[str, str]]) -> Path:
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
+        writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     return path
