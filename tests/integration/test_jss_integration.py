@@ -199,3 +199,26 @@ def test_a_refused_change_publishes_nothing(api: Api, whatsapp: WhatsApp) -> Non
     assert api.contact(citizen)["whatsapp_number"] is None
     assert _pending_events(api, citizen.account_id) == []
     assert api.events_for(citizen.account_id) == []
+
+
+def test_a_few_hundred_generated_rows_import_with_every_refusal_reported_and_a_rerun_changes_nothing(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from scripts.fake_export import generate, write
+
+    export = tmp_path / "generated.jsonl"
+    write(generate(300, seed=8, duplicates=5, invalid=12), export, "jsonl")
+
+    first = run_import(stack, export)
+    report = [json.loads(line) for line in Path(f"{export}.report.jsonl").read_text().splitlines()]
+    again = run_import(stack, export)
+
+    assert first.returncode == 0, first.stderr
+    assert "imported         283  (283 new, 0 updated)" in first.stdout
+    assert "refused           17" in first.stdout
+    assert sum(entry["reason"] == "duplicate_whatsapp_number" for entry in report) == 5
+    assert all(entry["first_line"] < entry["line"] for entry in report if "first_line" in entry)
+    assert len(report) == 17
+    assert "@" not in json.dumps(report)  # reasons and fields, never an email, number or hash
+    assert again.returncode == 0, again.stderr
+    assert "unchanged        283" in again.stdout
