@@ -36,9 +36,9 @@ from shared.domain.phone import NumberRefused, mobile_e164, phone_e164
 # A time further ahead than this is a clock or data error: it would win over every later change.
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@|+-]{0,127}")
-_EMAIL = re.compile(
-    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
-)
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# A local part of printable characters (no space, no control character), a domain of DNS labels.
+_EMAIL = re.compile(rf"[^@\s\x00-\x1f\x7f]{{1,64}}@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+")
 # bcrypt as PHP ($2y$), OpenBSD ($2b$) or old PHP ($2a$) write it, and argon2id as PHP and argon2-cffi do.
 _PASSWORD_HASH = re.compile(
     r"\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}"
@@ -97,6 +97,18 @@ def _password_hash(value: str) -> str:
     return value.strip()
 
 
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": False}
+
+
+def _verified(value: Any) -> bool:
+    """A boolean, or how CSV writes one; nothing looser, so the schema and the check agree."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise _refuse("whatsapp_verified_invalid", "true or false")
+
+
 def _jss_time(value: Any, info: ValidationInfo) -> int:
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
@@ -148,13 +160,16 @@ JssTime = Annotated[
 ]
 Verified = Annotated[
     bool,
-    BeforeValidator(lambda v: False if v is None or v == "" else v),
-    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", ""]}, {"type": "null"}]}),
+    BeforeValidator(_verified),
+    WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "TRUE", "FALSE", "1", "0", ""]}, {"type": "null"}]}
+    ),
 ]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
+    # The values are personal data: an error (and any log that prints one) must not carry them.
+    model_config = ConfigDict(str_strip_whitespace=True, frozen=True, hide_input_in_errors=True)
 
 
 class JssAccountFields(_Record):
@@ -233,6 +248,7 @@ REFUSALS = frozenset(
         "password_hash_unsupported",
         "updated_at_invalid",
         "updated_at_in_future",
+        "whatsapp_verified_invalid",
         "changes_empty",
     }
 )
@@ -250,6 +266,8 @@ def refusal_of(error: ValidationError) -> Refusal:
         return Refusal(kind, name)
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         return Refusal("type_unknown", "type")
+    if kind == "extra_forbidden":  # the name is the sender's, not ours: not in a reason or a log
+        return Refusal("field_unknown", None)
     if kind == "missing":
         return Refusal(f"{name}_missing", name)
     return Refusal(f"{name}_invalid" if name else "record_malformed", name)
@@ -287,9 +305,16 @@ class ContactChanges(_Record):
 
     name: Name = None
     email: Email = None
-    phone_number: Phone | None = None
+    phone_number: Phone | None = None  # absent: unchanged; never null, an account always has one
     whatsapp_number: WhatsApp = None
     whatsapp_verified: Verified = False
+
+    @field_validator("phone_number", mode="before")
+    @classmethod
+    def _phone_cannot_be_removed(cls, value: Any) -> Any:
+        if value is None:
+            raise _refuse("phone_number_invalid", "an account keeps a phone number")
+        return value
 
     @model_validator(mode="after")
     def _something_changed(self) -> ContactChanges:

@@ -214,7 +214,7 @@ def test_a_deleted_account_is_not_brought_back_by_an_older_created(
         (body("contact_changed", T0, changes={"email": "budi.example.com"}), "email_invalid"),
         (body("password_changed", T0, password_hash="5f4dcc3b5aa765d61d8327deb882cf99"), "password_hash_unsupported"),
         (body("deleted", "kemarin"), "updated_at_invalid"),
-        (body("deleted", T0, colour="merah"), "colour_invalid"),
+        (body("deleted", T0, colour="merah"), "field_unknown"),
         (body("deleted", T0, account_id="jss 1001"), "account_id_invalid"),
     ],
 )
