@@ -82,10 +82,12 @@ def _csv_rows(text: TextIO) -> Iterator[SourceRow]:
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RunFailed(f"the CSV header lacks the column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
-    started = reader.line_num + 1
     for record in reader:
-        line, started = started, reader.line_num + 1
+        # The record ends on reader.line_num; it starts as many lines earlier as its quoted fields
+        # hold line breaks (blank lines before it are skipped by the reader, not part of it).
         values = list(record.values())
+        breaks = sum(value.count("\n") for value in values if isinstance(value, str))
+        line = reader.line_num - breaks
         if None in record or None in values:  # more or fewer fields than the header
             yield SourceRow(line, problem="row_malformed")
         elif any(_has_undecodable(v) for v in values if isinstance(v, str)):

@@ -228,11 +228,6 @@ def test_a_file_that_is_not_there_stops_with_exit_1(
     assert "is not a readable file" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scripts/import_accounts.py _csv_rows numbers the row after a blank line with the blank "
-    "line's number (csv.DictReader skips the blank line, `started` was taken before it)",
-)
 def test_a_row_after_a_blank_csv_line_keeps_its_physical_line(aws: Any, tmp_path: Path, password_hash: str) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes(
