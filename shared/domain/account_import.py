@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, back_off
 from shared.domain.account_mirror import IMPORT_LEASE_KEY, LEASE_FREE, Plan, plan, stage
-from shared.domain.accounts import account_key
+from shared.domain.accounts import account_key, number_claim_key
 from shared.domain.jss_records import JssChange, read_account, refusal_of
 
 _TRANSACTION_PARTS = 100
@@ -186,9 +186,8 @@ class AccountImport:
         self.lease.acquire()
         try:
             deferred = self._write_chunks(self._checked(rows, summary, done, done_before), done, checkpoint)
-            for row in deferred:  # other rows of the export may have released the number meanwhile
-                taken = RowOutcome(row.line, "refused", "whatsapp_number_taken", "whatsapp_number")
-                done(self._write_alone(row) or taken)
+            for outcome in self._write_waiting(deferred):
+                done(outcome)
             checkpoint(self.last_line + 1)
         finally:
             self.lease.release()
@@ -326,6 +325,51 @@ class AccountImport:
                 break
         return committed, again, waiting
 
+    def _write_waiting(self, waiting: list[_Row]) -> Iterator[RowOutcome]:
+        """The rows whose number another account held, once every other row is written: again and
+        again while that frees numbers (a number passed along a chain of accounts), then the accounts
+        swapping numbers among themselves in one transaction each; what is left is refused."""
+        while waiting:
+            still: list[_Row] = []
+            for row in waiting:
+                outcome = self._write_alone(row)
+                if outcome is None:
+                    still.append(row)
+                else:
+                    yield outcome
+            if len(still) == len(waiting):
+                break
+            waiting = still
+        swapped = yield from self._swap(waiting)
+        for row in waiting:
+            if row.line not in swapped:
+                yield RowOutcome(row.line, "refused", "whatsapp_number_taken", "whatsapp_number")
+
+    def _swap(self, waiting: list[_Row]) -> Generator[RowOutcome, None, set[int]]:
+        """Commits each cycle of accounts that take each other's numbers (P takes Q's, Q takes P's) in
+        one transaction, each claim taken only from its partner. Returns the lines that landed."""
+        wants: dict[str, tuple[_Row, Plan, str]] = {}
+        for row in waiting:
+            planned = plan(self.db.get(self.table, account_key(row.change.account_id)), row.change)
+            claim = self.db.get(self.table, number_claim_key(planned.claim)) if planned.claim else None
+            if planned.item is not None and planned.expected_version is not None and claim:
+                wants[row.change.account_id] = (row, planned, str(claim["account_id"]))
+        landed: set[int] = set()
+        for cycle in _cycles({account: holder for account, (_, _, holder) in wants.items()}):
+            tx = self.db.transaction()
+            for index, account in enumerate(cycle):
+                _, planned, partner = wants[account]
+                stage(tx, self.table, planned, self.clock(), label=f"{index}:", taking_from=partner)
+            try:
+                tx.commit()
+            except ConditionFailed:
+                continue  # one of them changed meanwhile: refused, a rerun merges again
+            for account in cycle:
+                row, planned, _ = wants[account]
+                landed.add(row.line)
+                yield RowOutcome(row.line, planned.outcome)
+        return landed
+
     def _write_alone(self, row: _Row) -> RowOutcome | None:
         """One row on a fresh read. None when its number is held by another account."""
         for _ in range(_RETRIES):
@@ -354,6 +398,24 @@ def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _cycles(takes_from: dict[str, str]) -> list[list[str]]:
+    """The cycles of "account takes the number of account": each account takes from at most one."""
+    found: list[list[str]] = []
+    seen: set[str] = set()
+    for start in takes_from:
+        path: list[str] = []
+        account: str | None = start
+        while account is not None and account not in seen and account not in path:
+            path.append(account)
+            account = takes_from.get(account)
+        seen.update(path)
+        if account is not None and account in path:
+            cycle = path[path.index(account) :]
+            if len(cycle) * 2 <= _TRANSACTION_PARTS:
+                found.append(cycle)
+    return found
 
 
 def _transaction_groups(planned: list[Planned], claim_only: bool) -> Iterator[list[Planned]]:

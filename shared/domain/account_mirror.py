@@ -150,13 +150,22 @@ def stage(
     label: str = "",
     check_lease: bool = True,
     claim_only: bool = False,
+    taking_from: str | None = None,
 ) -> None:
     """Adds the plan's writes to ``tx``, each part labelled ``<label>account``, ``<label>claim`` and
     ``<label>release`` (and ``<label>lease``). Creating an item checks that no import holds the lease,
-    unless the caller is that import. ``claim_only``: just the claim on the new number."""
+    unless the caller is that import. ``claim_only``: just the claim on the new number.
+    ``taking_from``: the account the number is taken from in a swap; the same transaction gives that
+    account this one's old number, so nothing is released."""
     if change.item is None:
         return
     mine, account = "attribute_not_exists(pk) OR account_id = :account", change.account_id
+    if taking_from is not None:
+        condition = mine + " OR account_id = :partner"
+        claim = claim_item(change.claim or "", account, int(now))
+        tx.put(f"{label}account", table, change.item, "version = :version", version=change.expected_version)
+        tx.put(f"{label}claim", table, claim, condition, account=account, partner=taking_from)
+        return
     if claim_only:
         if change.claim:
             tx.put(f"{label}claim", table, claim_item(change.claim, account, int(now)), mine, account=account)

@@ -616,12 +616,6 @@ def test_batch_write_carries_exactly_the_new_accounts(
     assert owner(db, mobile(2)) == "jss-old"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rows waiting for a held number are retried once, in file order; a number passed along a "
-    "chain (R takes Q's Y, Q takes P's X, P moves on) leaves R refused whatsapp_number_taken although Y is "
-    "free at the end (the same rows in another order all land)",
-)
 def test_a_number_passed_along_a_chain_of_accounts_lands_whatever_the_order_of_the_rows(
     db: Dynamo, clock: FakeClock, row: RowOf
 ) -> None:
@@ -641,11 +635,6 @@ def test_a_number_passed_along_a_chain_of_accounts_lands_whatever_the_order_of_t
     assert (owner(db, mobile(1)), owner(db, mobile(2)), owner(db, mobile(3))) == ("jss-q", "jss-r", "jss-p")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (or undocumented limitation): two accounts of the table swapping their numbers in one export "
-    "are both refused whatsapp_number_taken: each row waits for the other's claim and neither is ever released",
-)
 def test_two_accounts_swapping_their_numbers_in_one_export_both_land(db: Dynamo, clock: FakeClock, row: RowOf) -> None:
     run_import(db, clock, [row(2, "jss-p", whatsapp_number=typed(1)), row(3, "jss-q", whatsapp_number=typed(2))])
 
@@ -660,3 +649,25 @@ def test_two_accounts_swapping_their_numbers_in_one_export_both_land(db: Dynamo,
 
     assert not summary.refused
     assert (owner(db, mobile(1)), owner(db, mobile(2))) == ("jss-q", "jss-p")
+
+
+def test_three_accounts_passing_their_numbers_round_in_one_export_all_land(
+    db: Dynamo, clock: FakeClock, row: RowOf, scan: Scan
+) -> None:
+    accounts = ("jss-p", "jss-q", "jss-r")
+    run_import(db, clock, [row(n + 2, account, whatsapp_number=typed(n)) for n, account in enumerate(accounts)])
+
+    summary, _ = run_import(
+        db,
+        clock,
+        [
+            row(n + 2, account, whatsapp_number=typed((n + 1) % 3), updated_at=JUNE_2)
+            for n, account in enumerate(accounts)
+        ],
+    )
+
+    assert not summary.refused
+    assert summary.updated == 3
+    assert [owner(db, mobile(n)) for n in range(3)] == ["jss-r", "jss-p", "jss-q"]
+    claims = [item for key, item in items(scan).items() if key.startswith("NUMBER#")]
+    assert len(claims) == 3  # nothing released that was not taken again, nothing left behind
