@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
-from shared.domain.accounts import account_key, changed_ms_attribute, is_tombstone, number_claim_key
+from shared.domain.accounts import VerifiedVia, account_key, changed_ms_attribute, is_tombstone, number_claim_key
 from shared.domain.jss_records import JssChange
 
 # Fields that carry their own change time; whatsapp_verified_via travels with whatsapp_number.
@@ -117,6 +117,8 @@ def _update(current: dict[str, Any], change: JssChange) -> Plan:
         item[stamp] = change.at_ms
         for attribute in (name, *_COMPANIONS.get(name, ())):
             _set(item, attribute, change.fields.get(attribute))
+    if _proof_lost(current, item):
+        item["whatsapp_verified_via"] = current["whatsapp_verified_via"]
     if change.at_ms > current.get("jss_changed_ms", -1):
         item["jss_changed_ms"] = change.at_ms
     if item == current:
@@ -128,6 +130,16 @@ def _update(current: dict[str, Any], change: JssChange) -> Plan:
     return Plan(
         "updated", change.account_id, item, version, claim=new if moved else None, release=old if moved else None
     )
+
+
+def _proof_lost(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """JSS saying "not verified" of the very number this service saw proven (through WhatsApp or an
+    email code) means JSS does not know of the proof, not that it went away."""
+    same_number = before.get("whatsapp_number") is not None and before.get("whatsapp_number") == after.get(
+        "whatsapp_number"
+    )
+    proven = before.get("whatsapp_verified_via") in (VerifiedVia.WHATSAPP, VerifiedVia.EMAIL)
+    return same_number and proven and after.get("whatsapp_verified_via") == VerifiedVia.JSS
 
 
 def _set(item: dict[str, Any], attribute: str, value: Any) -> None:

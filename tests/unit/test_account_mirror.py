@@ -419,6 +419,31 @@ def test_a_journey_stamp_written_directly_holds_back_older_records(
     assert owner(db, NUMBER) is None
 
 
+@pytest.mark.parametrize("proof", ["whatsapp", "email"])
+def test_a_newer_record_does_not_undo_the_proof_of_the_same_number(
+    mirror: AccountMirror, db: Dynamo, registry: AccountRegistry, clock: FakeClock, proof: str
+) -> None:
+    """JSS not knowing that a journey proved the number is not the proof going away."""
+    mirror.apply(whole(T1))
+    method = ChangeMethod.WHATSAPP_CHANGE if proof == "whatsapp" else ChangeMethod.EMAIL_CHANGE
+    registry.commit_number_change(
+        ACCOUNT, OTHER_NUMBER, method, "flow-1", clock=clock, check=lambda _a: None, stage=lambda _tx, _now: None
+    )
+
+    assert mirror.apply(whole(T4, name="Budi S.", whatsapp_number=OTHER_NUMBER)) == "updated"  # not verified
+
+    item = stored(db)
+    assert item is not None
+    assert (item["name"], item["whatsapp_number"], item["whatsapp_verified_via"]) == ("Budi S.", OTHER_NUMBER, proof)
+    assert item["whatsapp_number_changed_ms"] == T4
+
+
+def test_jss_knowing_the_number_was_proven_through_whatsapp_is_taken(mirror: AccountMirror, db: Dynamo) -> None:
+    mirror.apply(whole(T1))  # unverified: "jss"
+    assert mirror.apply(partial(T2, whatsapp_number=NUMBER, whatsapp_verified_via="whatsapp")) == "updated"
+    assert stored(db)["whatsapp_verified_via"] == "whatsapp"  # type: ignore[index]
+
+
 # ----------------------------------------------------------------- number moves
 
 
