@@ -78,7 +78,8 @@ async function refreshProfile() {
   $("profile-phone").textContent = contact.phone_number || "-";
   $("profile-whatsapp").textContent = contact.whatsapp_number || "belum ada";
   const badge = $("profile-verified");
-  badge.textContent = contact.whatsapp_number ? (contact.whatsapp_verified ? "terverifikasi WhatsApp" : "diubah lewat email") : "";
+  const via = { whatsapp: "terverifikasi WhatsApp", email: "diubah lewat email", jss: "tercatat di JSS, belum diverifikasi" };
+  badge.textContent = contact.whatsapp_number ? via[contact.whatsapp_verified_via] || "" : "";
   badge.dataset.verified = String(contact.whatsapp_verified);
   $("profile-email").textContent = contact.email || "tidak ada";
   $("profile-password").textContent = state.account.password || "tidak diketahui (akun impor)";

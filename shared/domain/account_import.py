@@ -203,17 +203,18 @@ class AccountImport:
         for source in rows:
             summary.read += 1
             self.last_line = source.line
-            refused = self._refusal(source, accounts, numbers, now)
+            checked = self._check(source, accounts, numbers, now)
             if source.line < done_before:
                 continue
-            if isinstance(refused, RowOutcome):
-                done(refused)
+            if isinstance(checked, RowOutcome):
+                done(checked)
             else:
-                yield refused
+                yield checked
 
-    def _refusal(
+    def _check(
         self, source: SourceRow, accounts: dict[str, int], numbers: dict[str, int], now: float
     ) -> RowOutcome | _Row:
+        """The row ready to write, or its refusal."""
         line = source.line
         if source.data is None:
             return RowOutcome(line, "refused", source.problem or "row_malformed")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.adapters.keys import number_fingerprint
@@ -37,13 +37,16 @@ def changed_ms_attribute(field: str) -> str:
     return f"{field}_changed_ms"
 
 
+Via = Literal["whatsapp", "email", "jss"]
+
+
 class VerifiedVia:
     """How the account's WhatsApp number came to be: proven through WhatsApp, set with an email code,
     or recorded by JSS without proof."""
 
-    WHATSAPP = "whatsapp"
-    EMAIL = "email"
-    JSS = "jss"
+    WHATSAPP: Final = "whatsapp"
+    EMAIL: Final = "email"
+    JSS: Final = "jss"
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Account:
     email: str | None = None
     phone_number: str | None = None
     whatsapp_number: str | None = None
-    whatsapp_verified_via: str | None = None
+    whatsapp_verified_via: Via | None = None
     password_hash: str | None = None
     version: int = 0
 
@@ -81,7 +84,7 @@ class ChangeMethod:
     EMAIL_CHANGE = "email_change"
 
 
-VERIFIED_VIA = {
+VERIFIED_VIA: dict[str, Via] = {
     ChangeMethod.WHATSAPP_MIGRATION: VerifiedVia.WHATSAPP,
     ChangeMethod.WHATSAPP_CHANGE: VerifiedVia.WHATSAPP,
     ChangeMethod.EMAIL_CHANGE: VerifiedVia.EMAIL,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import iso
+from shared.domain.accounts import Via
 
 if TYPE_CHECKING:  # the contact function has no flows to load
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -102,7 +103,11 @@ class ContactCard(BaseModel):
     phone_number: str | None
     whatsapp_number: str | None = Field(description="E.164, or null before the migration to WhatsApp.")
     whatsapp_verified: bool = Field(description="True when WhatsApp itself proved the number.")
-    whatsapp_verified_via: str | None = None
+    whatsapp_verified_via: Via | None = Field(
+        default=None,
+        description="How the number came: proven through WhatsApp (A, B1), set with an email code (B2), "
+        "or recorded by JSS without proof (imported or synced).",
+    )
     email: str | None = Field(description="The registered email, masked.")
 
 
