@@ -68,6 +68,23 @@ def whole(at_ms: int, password_hash: str = "$2y$04$hash", account_id: str = ACCO
     return JssChange(account_id, at_ms, fields, whole=True)
 
 
+def created_item(at_ms: int, password_hash: str) -> dict[str, Any]:
+    """The item a whole record (``whole``) creates: every field stamped with the record's time."""
+    return {
+        "pk": f"ACCOUNT#{ACCOUNT}",
+        "account_id": ACCOUNT,
+        "version": 1,
+        "name": "Budi Santoso",
+        "email": "budi@example.com",
+        "phone_number": PHONE,
+        "whatsapp_number": NUMBER,
+        "whatsapp_verified_via": "jss",
+        "password_hash": password_hash,
+        **{f"{field}_changed_ms": at_ms for field in TIMED},
+        "jss_changed_ms": at_ms,
+    }
+
+
 def partial(at_ms: int, account_id: str = ACCOUNT, **fields: Any) -> JssChange:
     return JssChange(account_id, at_ms, fields)
 
@@ -121,23 +138,7 @@ def test_plan_creates_an_unknown_account_whole_with_its_claim(password_hash: str
     assert planned == Plan(
         "created",
         ACCOUNT,
-        {
-            "pk": f"ACCOUNT#{ACCOUNT}",
-            "account_id": ACCOUNT,
-            "version": 1,
-            "name": "Budi Santoso",
-            "email": "budi@example.com",
-            "phone_number": PHONE,
-            "whatsapp_number": NUMBER,
-            "whatsapp_verified_via": "jss",
-            "password_hash": password_hash,
-            "name_changed_ms": T1,
-            "email_changed_ms": T1,
-            "phone_number_changed_ms": T1,
-            "whatsapp_number_changed_ms": T1,
-            "password_hash_changed_ms": T1,
-            "jss_changed_ms": T1,
-        },
+        created_item(T1, password_hash),
         expected_version=None,
         claim=NUMBER,
         release=None,
@@ -198,23 +199,7 @@ def test_a_whole_record_creates_the_account_with_its_times_and_claim(
     assert mirror.apply(whole(T1, password_hash)) == "created"
 
     item = stored(db)
-    assert item == {
-        "pk": f"ACCOUNT#{ACCOUNT}",
-        "account_id": ACCOUNT,
-        "version": 1,
-        "name": "Budi Santoso",
-        "email": "budi@example.com",
-        "phone_number": PHONE,
-        "whatsapp_number": NUMBER,
-        "whatsapp_verified_via": "jss",
-        "password_hash": password_hash,
-        "name_changed_ms": T1,
-        "email_changed_ms": T1,
-        "phone_number_changed_ms": T1,
-        "whatsapp_number_changed_ms": T1,
-        "password_hash_changed_ms": T1,
-        "jss_changed_ms": T1,
-    }
+    assert item == created_item(T1, password_hash)
     assert db.get(TABLE, number_claim_key(NUMBER)) == {
         **number_claim_key(NUMBER),
         "account_id": ACCOUNT,
