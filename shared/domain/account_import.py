@@ -36,7 +36,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, back_off
-from shared.domain.account_mirror import IMPORT_LEASE_KEY, LEASE_FREE, Plan, plan, stage
+from shared.domain.account_mirror import (
+    IMPORT_LEASE_KEY,
+    LEASE_FREE,
+    AccountChanging,
+    AccountMirror,
+    NumberHeldElsewhere,
+    Plan,
+    plan,
+    stage,
+)
 from shared.domain.accounts import account_key, number_claim_key
 from shared.domain.jss_records import JssChange, read_account, refusal_of
 
@@ -165,6 +174,7 @@ class AccountImport:
         self.chunk_rows = chunk_rows
         self.clock = clock
         self.lease = ImportLease(db, table, lease_seconds, clock)
+        self.mirror = AccountMirror(db, table, clock, attempts=_RETRIES, check_lease=False)
         self.last_line = 0
 
     def run(
@@ -373,21 +383,12 @@ class AccountImport:
 
     def _write_alone(self, row: _Row) -> RowOutcome | None:
         """One row on a fresh read. None when its number is held by another account."""
-        for _ in range(_RETRIES):
-            current = self.db.get(self.table, account_key(row.change.account_id))
-            planned = plan(current, row.change)
-            if planned.item is None:
-                return RowOutcome(row.line, planned.outcome)
-            tx = self.db.transaction()
-            stage(tx, self.table, planned, self.clock(), check_lease=False)
-            try:
-                tx.commit()
-            except ConditionFailed as failed:
-                if "claim" in failed.labels:
-                    return None
-                continue
-            return RowOutcome(row.line, planned.outcome)
-        return RowOutcome(row.line, "refused", "account_kept_changing")
+        try:
+            return RowOutcome(row.line, self.mirror.apply(row.change))
+        except NumberHeldElsewhere:
+            return None
+        except AccountChanging:
+            return RowOutcome(row.line, "refused", "account_kept_changing")
 
 
 def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:

@@ -207,21 +207,32 @@ class AccountChanging(Exception):
 
 
 class AccountMirror:
-    """Applies JSS changes one account at a time (the sync consumer's path)."""
+    """Applies JSS changes one account at a time: the sync consumer's path, and the import's for a
+    row that lost a race (the import holds the lease itself, so it does not check it)."""
 
-    def __init__(self, db: Dynamo, table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Dynamo,
+        table: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        attempts: int = 4,
+        check_lease: bool = True,
+    ) -> None:
         self.db = db
         self.table = table
         self.clock = clock
+        self.attempts = attempts
+        self.check_lease = check_lease
 
     def apply(self, change: JssChange) -> Outcome:
-        for _ in range(4):
+        for _ in range(self.attempts):
             current = self.db.get(self.table, account_key(change.account_id))
             planned = plan(current, change)
             if planned.item is None:
                 return planned.outcome
             tx = self.db.transaction()
-            stage(tx, self.table, planned, self.clock())
+            stage(tx, self.table, planned, self.clock(), check_lease=self.check_lease)
             try:
                 tx.commit()
             except ConditionFailed as failed:
