@@ -143,25 +143,24 @@ def test_a_change_through_whatsapp_puts_its_event_with_the_old_number_masked(
 
 
 def test_a_change_by_email_puts_an_unverified_event(
-    db: Dynamo, config: Settings, aws: Any, make_account: MakeAccount, clock: FakeClock, scan: Scan
+    db: Dynamo,
+    config: Settings,
+    aws: Any,
+    make_account: MakeAccount,
+    clock: FakeClock,
+    scan: Scan,
+    sent_mail: Callable[[], list[Any]],
 ) -> None:
     citizen = make_account("jss-1003", whatsapp_number=CURRENT_WA)
     service = EmailNumberChange(db, config, Mailer(config.mail_from, aws.sesv2), clock=clock)
     sent = service.send_code(citizen.account_id)
-    code = re.findall(r"\b\d{6}\b", aws_last_mail_text(aws))[0]
+    code = re.findall(r"\b\d{6}\b", sent_mail()[-1].body)[0]
     permit = service.verify_code(citizen.account_id, sent.verification_id, code)
     service.change_number(citizen.account_id, permit.change_token, "0812-3456-7890")
 
     [item] = outbox(scan)
     event = json.loads(item["event"])
     assert (event["journey"], event["whatsapp_verified"]) == ("email_change", False)
-
-
-def aws_last_mail_text(aws: Any) -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
-    from moto.ses.models import ses_backends
-
-    return str(ses_backends[DEFAULT_ACCOUNT_ID]["ap-southeast-3"].sent_messages[-1].body)
 
 
 def test_a_refused_change_puts_no_event(
