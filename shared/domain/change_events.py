@@ -22,13 +22,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
-from shared.clock import iso
 from shared.observability import logger, metrics
 
 DETAIL_TYPE = "WhatsAppNumberChanged"
@@ -113,7 +112,7 @@ def detail_of(event: NumberChanged) -> dict[str, Any]:
         previous_whatsapp_number_masked=event.previous_number_masked,
         journey=event.journey,  # type: ignore[arg-type]
         phone_number_replaced=event.phone_number_replaced,
-        changed_at=datetime.fromisoformat(iso(event.changed_at)),
+        changed_at=datetime.fromtimestamp(event.changed_at, UTC),
         audit_id=event.audit_id,
     )
     return detail.model_dump(mode="json")
