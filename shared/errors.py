@@ -31,6 +31,24 @@ CATALOG: dict[str, ErrorSpec] = {
         "Data yang dikirim tidak lengkap atau tidak sesuai format.",
         "The request is incomplete or not in the expected format.",
     ),
+    "unsupported_media_type": ErrorSpec(
+        415,
+        "Unsupported media type",
+        "Format data tidak didukung. Kirim data sebagai JSON (Content-Type: application/json).",
+        "This body format is not supported. Send JSON (Content-Type: application/json).",
+    ),
+    "body_too_large": ErrorSpec(
+        413,
+        "Body too large",
+        "Data yang dikirim terlalu besar.",
+        "The request body is too large.",
+    ),
+    "body_unreadable": ErrorSpec(
+        400,
+        "Body not readable",
+        "Data yang dikirim tidak dapat dibaca. Pastikan isinya JSON yang benar dalam UTF-8.",
+        "The request body could not be read. Make sure it is valid JSON in UTF-8.",
+    ),
     "not_found": ErrorSpec(
         404,
         "Not found",
@@ -207,11 +225,24 @@ CATALOG: dict[str, ErrorSpec] = {
         "Verifikasi webhook gagal.",
         "Webhook verification failed.",
     ),
+    "message_in_progress": ErrorSpec(
+        409,
+        "Message in progress",
+        "Pesan yang sama sedang diproses. Kirim ulang nanti.",
+        "The same message is being processed. Deliver it again later.",
+    ),
     "busy": ErrorSpec(
         429,
         "Busy",
         "Layanan sedang sibuk. Silakan coba lagi dalam beberapa detik.",
         "The service is busy. Please try again in a few seconds.",
+    ),
+    "service_unavailable": ErrorSpec(
+        503,
+        "Service unavailable",
+        "Layanan sedang mengalami gangguan sementara dan perubahan Anda belum disimpan. "
+        "Silakan coba lagi dalam {retry_after} detik.",
+        "The service has a temporary problem and your change was not saved. Please try again in {retry_after} seconds.",
     ),
     "internal_error": ErrorSpec(
         500,

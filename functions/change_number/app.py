@@ -36,7 +36,7 @@ def number_change_link(token: str) -> Response[str]:
     "/c/<token>", responses=LINK_PAGE, summary="Confirm the number change with the account password (form post or JSON)"
 )
 def confirm_number_change(token: str) -> Response[str]:
-    event = app.current_event
+    event = app.checked_event
     form = parse_form(event, PasswordConfirmation)
     anti_forgery.require(token, form.csrf_token, is_form_post(event))
     result = whatsapp_flows().confirm_password(token, form.password)

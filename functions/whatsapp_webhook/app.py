@@ -1,15 +1,16 @@
 """Meta's WhatsApp Cloud API webhook: the subscription handshake and signed message deliveries."""
 
-import base64
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.services import webhook_receiver
-from shared.web.api import create_app, json_response, lambda_handler_for
+from shared.web.api import API_GATEWAY_BODY_BYTES, create_app, json_response, lambda_handler_for
 
-app = create_app()
+# The signature is checked on any size API Gateway lets through; the receiver's own limit applies when
+# the delivery is read, so an oversized signed delivery is acknowledged as unreadable, not retried.
+app = create_app(max_body_bytes=API_GATEWAY_BODY_BYTES)
 
 
 @app.get("/whatsapp/webhook", summary="Meta's subscription handshake")
@@ -24,10 +25,9 @@ def handshake(
 
 @app.post("/whatsapp/webhook", summary="Inbound messages, signed with X-Hub-Signature-256")
 def receive() -> Response[str]:
-    event = app.current_event
+    event = app.checked_event
     # The signature covers the exact bytes Meta sent.
-    raw = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
-    report = webhook_receiver().receive(raw, event.headers.get("x-hub-signature-256"), app.lambda_context)
+    report = webhook_receiver().receive(event.body_bytes, event.headers.get("x-hub-signature-256"), app.lambda_context)
     return json_response(200, report.as_dict())
 
 

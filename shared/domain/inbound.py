@@ -7,8 +7,8 @@ transitions are conditional writes, so a message has one effect however often it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -20,22 +20,39 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from shared.adapters.aws import CLIENT_CONFIG
 from shared.adapters.keys import secret
 from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
 from shared.config import Settings
 from shared.domain.flows import InboundMessage, WhatsAppFlows
 from shared.errors import ServiceError
+from shared.json_input import JsonRefused, read_json
 from shared.observability import logger, metrics
 
 KEEP_MESSAGE_IDS_SECONDS = 8 * 24 * 3600  # longer than Meta's seven days of retries
+RETRY_IN_PROGRESS_SECONDS = 30
+WEBHOOK_BODY_BYTES = 1024 * 1024
+"""Meta's deliveries are a few KiB; a signed body above this is recorded as unreadable."""
 
 
 @dataclass
 class DeliveryReport:
     outcomes: list[str] = field(default_factory=list)
+    unreadable: str | None = None
+    """Why a signed delivery could not be read (``shared.json_input`` reasons, or ``not_a_delivery``)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"received": len(self.outcomes), "outcomes": self.outcomes}
+        report: dict[str, Any] = {"received": len(self.outcomes), "outcomes": self.outcomes}
+        if self.unreadable:
+            report["unreadable"] = self.unreadable
+        return report
+
+
+class MessageInProgress(ServiceError):
+    """Another invocation is applying the same message right now: Meta must deliver it again."""
+
+    def __init__(self) -> None:
+        super().__init__("message_in_progress", retry_after=RETRY_IN_PROGRESS_SECONDS)
 
 
 class WebhookReceiver:
@@ -63,19 +80,23 @@ class WebhookReceiver:
             raise ServiceError("invalid_signature")
         report = DeliveryReport()
         try:
-            delivery = Delivery.model_validate(json.loads(raw_body))
-        except (ValueError, ValidationError):
-            # Signed by Meta but not understood: acknowledge, or Meta retries it for a week.
-            logger.warning("signed webhook delivery not understood")
+            delivery = Delivery.model_validate(read_json(raw_body, WEBHOOK_BODY_BYTES))
+        except (JsonRefused, ValidationError) as error:
+            # Signed by Meta but not understood: recorded and acknowledged, or Meta retries it for a week.
+            reason = error.reason if isinstance(error, JsonRefused) else "not_a_delivery"
+            logger.warning("signed webhook delivery unreadable", extra={"reason": reason, "bytes": len(raw_body)})
+            metrics.add_metric(name="WebhookUnreadable", unit="Count", value=1)
+            report.unreadable = reason
             return report
         failure: Exception | None = None
         for message in inbound_text_messages(delivery, self.settings.whatsapp_phone_number_id):
             try:
                 report.outcomes.append(self._apply(message) if message else "ignored")
-            except Exception as error:  # infrastructure, not a business outcome
+            except Exception as error:  # infrastructure, or the same message still in progress elsewhere
                 # Apply the others first; then fail the request so Meta retries. Messages already
                 # applied are recognised by their id on the retry.
-                logger.exception("webhook message not applied")
+                if not isinstance(error, MessageInProgress):
+                    logger.exception("webhook message not applied")
                 report.outcomes.append("error")
                 failure = failure or error
         metrics.add_metric(name="WebhookMessages", unit="Count", value=len(report.outcomes))
@@ -87,17 +108,23 @@ class WebhookReceiver:
         try:
             outcome: dict[str, str] = self._once()(message=message)
         except IdempotencyAlreadyInProgressError:
-            # The same message is being applied by a concurrent delivery; that one decides.
+            # A concurrent delivery holds this message id. Should it die, only Meta's retry brings
+            # the message back, so this delivery must not be acknowledged.
             metrics.add_metric(name="WebhookDuplicateInFlight", unit="Count", value=1)
-            return "duplicate_in_progress"
+            logger.info("webhook message in progress elsewhere", extra={"message_id": message.message_id})
+            raise MessageInProgress from None
         logger.info("webhook message applied", extra={"message_id": message.message_id, **outcome})
         return outcome["outcome"]
 
+    @cached_property
+    def message_ids(self) -> DynamoDBPersistenceLayer:
+        """The store of message ids already applied (or being applied right now)."""
+        return DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table, boto_config=CLIENT_CONFIG)
+
     def _once(self) -> Any:
         if self._apply_once is None:
-            persistence = DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table)
             self._apply_once = idempotent_function(
-                data_keyword_argument="message", persistence_store=persistence, config=self.config
+                data_keyword_argument="message", persistence_store=self.message_ids, config=self.config
             )(self._receive_message)
         return self._apply_once
 

@@ -449,7 +449,7 @@ def test_signed_delivery_that_is_not_json_is_acknowledged(web: AccountRegistry) 
     body = b"this is not json"
     answer = post_webhook(body, signature(body))
     assert answer.status == 200
-    assert answer.json() == {"received": 0, "outcomes": []}
+    assert answer.json() == {"received": 0, "outcomes": [], "unreadable": "malformed"}
 
 
 def test_status_only_delivery_is_acknowledged(web: AccountRegistry) -> None:
@@ -680,7 +680,6 @@ def test_right_password_form_post_changes_the_number(web: AccountRegistry) -> No
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
-        ("application/json", "{not json"),
         ("application/json", json.dumps({"password": ""})),
         ("application/json", json.dumps({"password": "Sangat-Rahasia-1", "extra": 1})),
         ("application/json", json.dumps({"password": "Sangat-Rahasia-2" * 100})),
