@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from shared.adapters.aws import CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=3)
 
 Item = dict[str, Any]
 _BATCH_GET_LIMIT = 100
@@ -95,7 +95,7 @@ class Dynamo:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            self._client = boto3.client("dynamodb", config=_CLIENT_CONFIG)
+            self._client = boto3.client("dynamodb", config=CLIENT_CONFIG)
         return self._client
 
     def get(self, table: str, key: Mapping[str, Any]) -> Item | None:

@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.aws import CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
-
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
 class EventNotPublished(Exception):
@@ -37,7 +36,7 @@ class EventBus:
     @property
     def client(self) -> EventBridgeClient:
         if self._client is None:
-            self._client = boto3.client("events", config=_CLIENT_CONFIG)
+            self._client = boto3.client("events", config=CLIENT_CONFIG)
         return self._client
 
     def publish(self, detail_type: str, detail: dict[str, Any], at: int) -> str:

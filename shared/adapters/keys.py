@@ -16,6 +16,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from functools import cache
+from typing import TYPE_CHECKING
+
+from shared.adapters.aws import CLIENT_CONFIG
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
 _CACHE_SECONDS = 300
 
@@ -27,14 +34,26 @@ class MissingSecretError(RuntimeError):
 def secret(name: str) -> str:
     if value := os.environ.get(name):
         return value
-    # Imported here: only AWS deployments pay for the Parameters import.
-    from aws_lambda_powertools.utilities import parameters
-
     if parameter := os.environ.get(f"{name}_PARAMETER"):
-        return str(parameters.get_parameter(parameter, decrypt=True, max_age=_CACHE_SECONDS))
+        return str(_ssm().get(parameter, decrypt=True, max_age=_CACHE_SECONDS))
     if secret_id := os.environ.get(f"{name}_SECRET_ID"):
-        return str(parameters.get_secret(secret_id, max_age=_CACHE_SECONDS))
+        return str(_secrets_manager().get(secret_id, max_age=_CACHE_SECONDS))
     raise MissingSecretError(f"secret {name} is not configured")
+
+
+# Imported inside: only AWS deployments pay for the Parameters import.
+@cache
+def _ssm() -> SSMProvider:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto_config=CLIENT_CONFIG)
+
+
+@cache
+def _secrets_manager() -> SecretsProvider:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto_config=CLIENT_CONFIG)
 
 
 def keyed_hash(purpose: str, value: str) -> str:

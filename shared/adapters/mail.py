@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.aws import CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
@@ -32,8 +33,7 @@ class Mailer:
     @property
     def client(self) -> SESV2Client:
         if self._client is None:
-            config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
-            self._client = boto3.client("sesv2", config=config)
+            self._client = boto3.client("sesv2", config=CLIENT_CONFIG)
         return self._client
 
     def send(self, to: str, email: Email) -> str:

@@ -1,0 +1,58 @@
+"""One client configuration for every AWS call of the service, and how to tell an outage from a bug.
+
+botocore's defaults (60 s connect and read timeouts, legacy retries) let one unreachable dependency
+hold a request for minutes, past the function's own timeout. Every client, ours and the ones
+Powertools makes (idempotency, parameters), gets ``CLIENT_CONFIG`` instead: a hung call gives up
+after ``read_timeout``, at most ``total_max_attempts`` times, so the worst case (about 4.5 s) stays
+well under the 20 s function timeout and the caller can still answer 503.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectionError,
+    ReadTimeoutError,
+)
+
+CLIENT_CONFIG: Final = Config(
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "total_max_attempts": 2},
+    tcp_keepalive=True,
+)
+
+# Error codes AWS services answer when they shed load or fail on their side.
+_THROTTLED = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+}
+_FAILING = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException"}
+
+
+def outage_kind(error: BaseException) -> str | None:
+    """``unreachable``, ``throttled`` or ``failing`` when ``error`` (or what caused it: Powertools
+    wraps botocore's errors) is an AWS dependency not answering; None for anything else."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, ConnectionClosedError, ReadTimeoutError)):
+            return "unreachable"
+        if isinstance(current, ClientError):
+            code = current.response.get("Error", {}).get("Code", "")
+            if code in _THROTTLED:
+                return "throttled"
+            if code in _FAILING or current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                return "failing"
+            return None
+        current = current.__cause__ or current.__context__
+    return None
