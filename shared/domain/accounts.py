@@ -17,11 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction, back_off
 from shared.adapters.keys import number_fingerprint
 from shared.config import Settings
 from shared.domain.phone import mask_number
 from shared.errors import ServiceError
+from shared.observability import metrics
+
+_CHANGE_ATTEMPTS = 5
 
 
 def account_key(account_id: str) -> dict[str, str]:
@@ -228,10 +231,13 @@ class AccountRegistry:
 
         Retried when only the account changed meanwhile (or transactions clashed without a lost
         condition); any other lost condition is raised as
-        ``ConditionFailed`` naming it (``claim``, or a label of ``stage``). Returns the account as it
-        was before the change, and the time of the change.
+        ``ConditionFailed`` naming it (``claim``, or a label of ``stage``). An account that keeps
+        changing under every attempt is ``busy`` (429 with ``Retry-After``), with nothing written.
+        Returns the account as it was before the change, and the time of the change.
         """
-        for _ in range(3):
+        for attempt in range(_CHANGE_ATTEMPTS):
+            if attempt:
+                back_off(attempt - 1)
             account = self.require(account_id)
             check(account)
             moment = clock()
@@ -248,7 +254,9 @@ class AccountRegistry:
                     continue  # another change of this account, or a clash in flight: read it again
                 raise
             return account, now
-        raise RuntimeError("the account kept changing during a number change")
+        # Nothing was written: the journey's flow or token is still usable, so the client may retry.
+        metrics.add_metric(name="NumberChangeContended", unit="Count", value=1)
+        raise ServiceError("busy", retry_after=1)
 
 
 def _old_phone(phone_number: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.errors import ServiceError
 
 _ATTEMPTS = 4
 
@@ -41,4 +42,4 @@ def replace_open_item(
             return
         except ConditionFailed:
             continue  # another request moved the pointer or closed the previous item: read again
-    raise RuntimeError("could not open a new item under concurrent requests")
+    raise ServiceError("busy", retry_after=1)  # nothing was written: the client may simply retry

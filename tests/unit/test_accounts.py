@@ -191,8 +191,10 @@ def test_an_account_that_keeps_moving_gives_up_without_writing(
     def check(seen: Account) -> None:
         db.update(config.accounts_table, account_key("jss-5005"), "SET version = :v", v=seen.version + 1)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ServiceError) as busy:
         commit(registry, Steps(), check=check)
+    # The documented "busy, try again" answer (429 with Retry-After), not a 500.
+    assert (busy.value.code, busy.value.status, busy.value.retry_after) == ("busy", 429, 1)
     assert registry.get("jss-5005").whatsapp_number == OLD  # type: ignore[union-attr]
     assert registry.owner_of(NEW) is None
     assert audit_records(scan) == []

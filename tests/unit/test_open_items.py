@@ -10,6 +10,7 @@ import pytest
 from shared.adapters.dynamo import Dynamo, Transaction
 from shared.config import Settings
 from shared.domain.open_items import replace_open_item
+from shared.errors import ServiceError
 
 POINTER = {"pk": "ACTIVE#test#jss-1001"}
 
@@ -115,7 +116,8 @@ def test_always_contended_gives_up_without_writing(opener: Opener) -> None:
     opener.open("item-1")
     racers = iter(range(100))
     opener.meanwhile.extend((lambda: Opener(opener.db, opener.table).open(f"item-x{next(racers)}")) for _ in range(10))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ServiceError) as busy:
         opener.open("item-2")
+    assert (busy.value.code, busy.value.status, busy.value.retry_after) == ("busy", 429, 1)
     assert opener.db.get(opener.table, {"pk": "ITEM#item-2"}) is None
     assert opener.pointer()["open_id"] != "item-2"  # type: ignore[index]
