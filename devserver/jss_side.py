@@ -19,10 +19,10 @@ from typing import Any
 
 from devserver import services
 from devserver.gateway import LocalResponse, Request, json_response
-from shared.domain.change_events import DETAIL_TYPE, EVENT_SOURCE
+from shared.domain.change_events import DETAIL_TYPES, EVENT_SOURCE
 
 # The pattern of the rule docs/events.md gives JSS.
-JSS_RULE_PATTERN = {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]}
+JSS_RULE_PATTERN = {"source": [EVENT_SOURCE], "detail-type": list(DETAIL_TYPES)}
 _TAP_QUEUE = "jss-core-events"
 _RULE = "jss-core-whatsapp-number-changed"
 

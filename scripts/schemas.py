@@ -3,7 +3,8 @@ that check them, into ``docs/schemas/`` (``make schemas``; a test fails when the
 
 - ``account-sync-message.schema.json``: a message JSS puts on the account-sync queue;
 - ``jss-export-row.schema.json``: one row of an export for the import command (a JSON Lines line);
-- ``whatsapp-number-changed.schema.json``: the ``detail`` of the event JSS receives.
+- ``whatsapp-number-changed.schema.json`` and ``whatsapp-number-removed.schema.json``: the ``detail``
+  of the two events JSS receives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.domain.change_events import WhatsAppNumberChangedDetail  # noqa: E402
+from shared.domain.change_events import WhatsAppNumberChangedDetail, WhatsAppNumberRemovedDetail  # noqa: E402
 from shared.domain.jss_records import JssAccount, sync_messages  # noqa: E402
 
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -42,6 +43,11 @@ def documents() -> dict[str, dict[str, Any]]:
             "whatsapp-number-changed.schema.json",
             "WhatsAppNumberChanged",
             WhatsAppNumberChangedDetail.model_json_schema(mode="serialization"),
+        ),
+        "whatsapp-number-removed.schema.json": _document(
+            "whatsapp-number-removed.schema.json",
+            "WhatsAppNumberRemoved",
+            WhatsAppNumberRemovedDetail.model_json_schema(mode="serialization"),
         ),
     }
 

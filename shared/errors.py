@@ -207,6 +207,12 @@ CATALOG: dict[str, ErrorSpec] = {
         "Nomor WhatsApp ini sudah digunakan oleh akun JSS lain.",
         "This WhatsApp number is already used by another JSS account.",
     ),
+    "whatsapp_number_is_city": ErrorSpec(
+        422,
+        "The city's own number",
+        "Nomor ini adalah nomor WhatsApp resmi JSS Kota Yogyakarta. Masukkan nomor WhatsApp Anda sendiri.",
+        "This is the official WhatsApp number of JSS Yogyakarta. Enter your own WhatsApp number.",
+    ),
     "whatsapp_number_unchanged": ErrorSpec(
         409,
         "Same number",

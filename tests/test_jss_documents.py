@@ -11,7 +11,14 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from scripts import schemas
-from shared.domain.change_events import DETAIL_TYPE, EVENT_SOURCE, WhatsAppNumberChangedDetail
+from shared.domain.change_events import (
+    DETAIL_TYPE,
+    DETAIL_TYPES,
+    EVENT_SOURCE,
+    REMOVED_DETAIL_TYPE,
+    WhatsAppNumberChangedDetail,
+    WhatsAppNumberRemovedDetail,
+)
 from shared.domain.jss_records import sync_messages
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -60,7 +67,14 @@ def test_the_event_example_is_what_jss_receives() -> None:
     WhatsAppNumberChangedDetail.model_validate(event["detail"])
 
 
-def test_the_rule_in_the_events_guide_matches_the_event() -> None:
+def test_the_removal_example_is_what_jss_receives() -> None:
+    event = json.loads((DOCS / "examples" / "whatsapp-number-removed.json").read_text())
+    assert (event["source"], event["detail-type"]) == (EVENT_SOURCE, REMOVED_DETAIL_TYPE)
+    validator("whatsapp-number-removed.schema.json").validate(event["detail"])
+    WhatsAppNumberRemovedDetail.model_validate(event["detail"])
+
+
+def test_the_rule_in_the_events_guide_matches_the_events() -> None:
     guide = (DOCS / "events.md").read_text()
     pattern = json.loads(guide.split("```json\n", 1)[1].split("```", 1)[0])
-    assert pattern == {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]}
+    assert pattern == {"source": [EVENT_SOURCE], "detail-type": list(DETAIL_TYPES)}

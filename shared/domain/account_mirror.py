@@ -3,7 +3,7 @@
 Each field JSS sends (name, email, phone number, WhatsApp number with how it was verified, password
 hash) keeps the time of its last change in ``<field>_changed_ms``. A change from JSS is applied to a
 field only if it is newer than that time; the journeys stamp the fields they change with their own
-time (``AccountRegistry.stage_number_change``). So a row older than a change made through the service
+time (``NumberChanges.stage``). So a row older than a change made through the service
 never overwrites it, the same record twice changes nothing, and records arriving out of order end
 where they would have in order. ``jss_changed_ms`` keeps the newest JSS time applied, against which a
 deletion is judged: an account deleted in JSS becomes a tombstone without personal data, its number

@@ -1,7 +1,7 @@
 """``WhatsAppNumberChanged``: JSS hears of every number change made here, exactly as it committed.
 
 A journey (A, B1 or B2) puts its event into the outbox table inside the very transaction that
-changes the number (``AccountRegistry.stage_number_change``), so an event exists if and only if the
+changes the number (``NumberChanges.stage``), so an event exists if and only if the
 change committed. The new number waits there sealed (``shared.domain.sealing``): the outbox never
 holds a clear number. Two paths publish it to the EventBridge bus:
 
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,9 @@ from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.observability import logger, metrics
 
 DETAIL_TYPE = "WhatsAppNumberChanged"
+REMOVED_DETAIL_TYPE = "WhatsAppNumberRemoved"
+DETAIL_TYPES = (DETAIL_TYPE, REMOVED_DETAIL_TYPE)
+"""Every detail type JSS receives; its rule names them all (docs/events.md)."""
 EVENT_SOURCE = "id.go.jogjakota.jss.whatsapp"
 SCHEMA_VERSION: Literal[1] = 1
 KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
@@ -51,6 +54,30 @@ class NumberChanged:
     changed_at: int
     audit_id: str
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    detail_type: ClassVar[str] = DETAIL_TYPE
+
+    @property
+    def at(self) -> int:
+        return self.changed_at
+
+
+@dataclass(frozen=True)
+class NumberRemoved:
+    """An account lost its unverified WhatsApp number to another account's WhatsApp proof."""
+
+    account_id: str
+    previous_number_masked: str
+    reason: str
+    removed_at: int
+    audit_id: str
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    detail_type: ClassVar[str] = REMOVED_DETAIL_TYPE
+
+    @property
+    def at(self) -> int:
+        return self.removed_at
 
 
 class WhatsAppNumberChangedDetail(BaseModel):
@@ -76,33 +103,60 @@ class WhatsAppNumberChangedDetail(BaseModel):
     audit_id: str = Field(description="The change's record in this service's audit trail.")
 
 
+class WhatsAppNumberRemovedDetail(BaseModel):
+    """The ``detail`` of a ``WhatsAppNumberRemoved`` event (``docs/events.md``)."""
+
+    model_config = ConfigDict(extra="forbid", title="WhatsAppNumberRemoved")
+
+    schema_version: Literal[1] = Field(description="Changes only when a field changes meaning or goes away.")
+    event_id: str = Field(description="Unique per removal and stable across redeliveries: deduplicate on it.")
+    account_id: str = Field(description="The JSS account that no longer has a WhatsApp number.")
+    previous_whatsapp_number_masked: str = Field(description="The number it lost, masked (+62 812-****-*890).")
+    reason: Literal["proven_by_another_account"] = Field(
+        description="The account held the number unverified (set with an email code, or recorded by JSS), "
+        "and the number's owner proved it through WhatsApp on another account."
+    )
+    removed_at: datetime = Field(description="When the removal committed (ISO 8601, UTC).")
+    audit_id: str = Field(description="The removal's record in this service's audit trail.")
+
+
+AccountEvent = NumberChanged | NumberRemoved
+
+
 def outbox_key(event_id: str) -> dict[str, str]:
     return {"pk": f"EVENT#{event_id}"}
 
 
-def stage_event(tx: Transaction, table: str, event: NumberChanged) -> None:
-    """Adds the event to ``tx``, pending, with the new number sealed to this event."""
+def stage_event(tx: Transaction, table: str, event: AccountEvent, label: str = "event") -> None:
+    """Adds the event to ``tx``, pending; a new number goes sealed to this event."""
     from shared.domain.sealing import seal_at_rest
 
-    public = {k: v for k, v in asdict(event).items() if k != "whatsapp_number"}
-    tx.put(
-        "event",
-        table,
-        {
-            **outbox_key(event.event_id),
-            "event_id": event.event_id,
-            "detail_type": DETAIL_TYPE,
-            "event": json.dumps(public),
-            "number_sealed": seal_at_rest(event.event_id, event.whatsapp_number),
-            "status": _PENDING,
-            "pending": _PENDING,
-            "created_at": event.changed_at,
-        },
-        "attribute_not_exists(pk)",
-    )
+    public = asdict(event)
+    item: dict[str, Any] = {
+        **outbox_key(event.event_id),
+        "event_id": event.event_id,
+        "detail_type": event.detail_type,
+        "status": _PENDING,
+        "pending": _PENDING,
+        "created_at": event.at,
+    }
+    if isinstance(event, NumberChanged):
+        item["number_sealed"] = seal_at_rest(event.event_id, public.pop("whatsapp_number"))
+    tx.put(label, table, {**item, "event": json.dumps(public)}, "attribute_not_exists(pk)")
 
 
-def detail_of(event: NumberChanged) -> dict[str, Any]:
+def detail_of(event: AccountEvent) -> dict[str, Any]:
+    if isinstance(event, NumberRemoved):
+        removed = WhatsAppNumberRemovedDetail(
+            schema_version=SCHEMA_VERSION,
+            event_id=event.event_id,
+            account_id=event.account_id,
+            previous_whatsapp_number_masked=event.previous_number_masked,
+            reason=event.reason,  # type: ignore[arg-type]
+            removed_at=datetime.fromtimestamp(event.removed_at, UTC),
+            audit_id=event.audit_id,
+        )
+        return removed.model_dump(mode="json")
     detail = WhatsAppNumberChangedDetail(
         schema_version=SCHEMA_VERSION,
         event_id=event.event_id,
@@ -188,8 +242,16 @@ class ChangeEventRelay:
         except UnreadableEvent:
             self._set_aside(str(item["event_id"]))
             return
+        detail_type, at = (
+            (DETAIL_TYPE, event.changed_at)
+            if isinstance(event, NumberChanged)
+            else (
+                REMOVED_DETAIL_TYPE,
+                event.removed_at,
+            )
+        )
         try:
-            self.publisher.publish(DETAIL_TYPE, detail_of(event), event.changed_at)
+            self.publisher.publish(detail_type, detail_of(event), at)
         except Exception as error:
             metrics.add_metric(name="ChangeEventNotPublished", unit="Count", value=1)
             logger.warning("event not published", extra={"event_id": event.event_id, "error": str(error)})
@@ -225,9 +287,11 @@ class ChangeEventRelay:
             )
 
 
-def _event_of(item: dict[str, Any]) -> NumberChanged:
+def _event_of(item: dict[str, Any]) -> AccountEvent:
     from shared.domain.sealing import unseal_at_rest
 
+    if item.get("detail_type") == REMOVED_DETAIL_TYPE:
+        return NumberRemoved(**json.loads(item["event"]))
     event_id = str(item["event_id"])
     number = unseal_at_rest(event_id, str(item.get("number_sealed", "")))
     if number is None:

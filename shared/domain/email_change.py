@@ -268,6 +268,8 @@ class EmailNumberChange(Journey):
     @tracer.capture_method(capture_response=False)
     def change_number(self, account_id: str, change_token: str, typed_number: str) -> NumberUpdated:
         new_number = parse_mobile_number(typed_number)
+        if new_number == self.settings.whatsapp_business_number:
+            raise ServiceError("whatsapp_number_is_city")
         permit = self.db.get(self.settings.tokens_table, change_token_key(change_token))
         if (
             permit is None
@@ -297,7 +299,7 @@ class EmailNumberChange(Journey):
             )
 
         try:
-            account, now = self.accounts.commit_number_change(
+            done = self.number_changes.commit(
                 account_id,
                 new_number,
                 ChangeMethod.EMAIL_CHANGE,
@@ -313,7 +315,7 @@ class EmailNumberChange(Journey):
                 raise ServiceError("whatsapp_number_taken") from None
             raise
         metrics.add_metric(name="EmailNumberChangeCompleted", unit="Count", value=1)
-        notify_number_changed(self.mailer, account.email, EMAIL_CHANGE_SUCCESS, new_number, now)
+        notify_number_changed(self.mailer, done.before.email, EMAIL_CHANGE_SUCCESS, new_number, done.at)
         return NumberUpdated(whatsapp_number=new_number, display=display_number(new_number))
 
     # ----------------------------------------------------------------- helpers

@@ -30,7 +30,8 @@ from shared.config import Settings
 from shared.domain.accounts import Account, ChangeMethod
 from shared.domain.journey import Journey
 from shared.domain.limits import LimitReached, Window
-from shared.domain.notifications import notify_number_changed
+from shared.domain.notifications import notify_number_changed, notify_number_taken_over
+from shared.domain.number_change import CommittedChange, NumberHeld
 from shared.domain.open_items import replace_open_item
 from shared.domain.passwords import verify_password
 from shared.domain.phone import mask_email, mask_number
@@ -381,7 +382,6 @@ class WhatsAppFlows(Journey):
         def check(account: Account) -> None:
             if account.whatsapp_number:
                 raise _Refused(FailureReason.ALREADY_LINKED)
-            self._refuse_if_taken(account, sender)
 
         def stage(tx: Transaction, now: int) -> None:
             self._stage_finish(tx, flow, FlowStatus.COMPLETED, now, number=sender)
@@ -389,9 +389,8 @@ class WhatsAppFlows(Journey):
         done = self._commit_change(flow, sender, ChangeMethod.WHATSAPP_MIGRATION, check, stage, also_phone=True)
         if done is None:
             return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
-        account, now = done
         metrics.add_metric(name="MigrationCompleted", unit="Count", value=1)
-        notify_number_changed(self.mailer, account.email, MIGRATION_SUCCESS, sender, now)
+        self._notify(done, MIGRATION_SUCCESS, sender)
         return {"outcome": "completed", "flow_id": flow.flow_id}
 
     def _propose_change(self, flow: Flow, token: str, sender: str) -> dict[str, str]:
@@ -399,7 +398,7 @@ class WhatsAppFlows(Journey):
         account = self.accounts.require(flow.account_id)
         if sender == account.whatsapp_number:
             raise _Refused(FailureReason.SAME_NUMBER)
-        self._refuse_if_taken(account, sender)
+        self._refuse_if_held_verified(account, sender)
         try:
             self.db.update(
                 self.settings.tokens_table,
@@ -415,9 +414,18 @@ class WhatsAppFlows(Journey):
             return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
         return {"outcome": "awaiting_password", "flow_id": flow.flow_id}
 
-    def _refuse_if_taken(self, account: Account, number: str) -> None:
-        if self.accounts.held_by_another(number, account.account_id):
-            raise _Refused(FailureReason.NUMBER_TAKEN)
+    def _refuse_if_held_verified(self, account: Account, number: str) -> None:
+        """Refuses early (before the password) a number this proof could not take over."""
+        try:
+            self.number_changes.holder_to_displace(number, account.account_id, ChangeMethod.WHATSAPP_CHANGE)
+        except NumberHeld:
+            raise _Refused(FailureReason.NUMBER_TAKEN) from None
+
+    def _notify(self, done: CommittedChange, headline: str, number: str) -> None:
+        notify_number_changed(self.mailer, done.before.email, headline, number, done.at)
+        if done.displaced is not None:
+            metrics.add_metric(name="UnverifiedNumberTakenOver", unit="Count", value=1)
+            notify_number_taken_over(self.mailer, done.displaced.email, number, done.at)
 
     def _commit_change(
         self,
@@ -427,11 +435,12 @@ class WhatsAppFlows(Journey):
         check: Callable[[Account], None],
         stage: Callable[[Transaction, int], None],
         also_phone: bool = False,
-    ) -> tuple[Account, int] | None:
+    ) -> CommittedChange | None:
         """The number change and the flow's completion in one transaction; None when another
-        request finished the flow first. A number claimed meanwhile is refused as taken."""
+        request finished the flow first. A number held where this proof cannot take it is refused as
+        taken."""
         try:
-            return self.accounts.commit_number_change(
+            return self.number_changes.commit(
                 flow.account_id,
                 number,
                 method,
@@ -496,7 +505,6 @@ class WhatsAppFlows(Journey):
         def check(account: Account) -> None:
             if account.whatsapp_number == new_number:
                 raise _Refused(FailureReason.SAME_NUMBER)
-            self._refuse_if_taken(account, new_number)
 
         def stage(tx: Transaction, now: int) -> None:
             self._stage_finish(tx, flow, FlowStatus.COMPLETED, now, number=new_number, remove_sealed=True)
@@ -507,9 +515,8 @@ class WhatsAppFlows(Journey):
             self._fail(flow, refused.reason, new_number, expected=FlowStatus.AWAITING_PASSWORD)
             return self._current_view(flow)
         if done is not None:
-            account, now = done
             metrics.add_metric(name="NumberChangeCompleted", unit="Count", value=1)
-            notify_number_changed(self.mailer, account.email, CHANGE_SUCCESS, new_number, now)
+            self._notify(done, CHANGE_SUCCESS, new_number)
         return self._current_view(flow)  # done, by this request or a parallel one
 
     def _refuse_if_account_locked(self, limit_name: str) -> None:

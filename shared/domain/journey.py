@@ -1,5 +1,5 @@
 """What every journey works with: the tables, the settings, the mailer, the clock, the accounts and
-the sliding-window limits. The clock is injected so tests can move time."""
+the sliding-window limits, and the one way to change a number. The clock is injected so tests can move time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shared.adapters.mail import Mailer
 from shared.config import Settings
 from shared.domain.accounts import AccountRegistry
 from shared.domain.limits import SlidingWindowLimiter
+from shared.domain.number_change import NumberChanges
 
 
 class Journey:
@@ -20,4 +21,5 @@ class Journey:
         self.mailer = mailer
         self.clock = clock
         self.accounts = AccountRegistry(db, settings)
+        self.number_changes = NumberChanges(self.accounts)
         self.limiter = SlidingWindowLimiter(db, settings.tokens_table)

@@ -40,13 +40,40 @@ def number_changed_email(headline: str, masked_number: str, at: int) -> Email:
 def notify_number_changed(mailer: Mailer, email: str | None, headline: str, number: str, at: int) -> None:
     """Tells the owner after a change is committed. A mail failure is logged and counted, never
     undone: the number did change."""
+    _send_notice(mailer, email, number_changed_email(headline, mask_number(number), at))
+
+
+def _send_notice(mailer: Mailer, email: str | None, notice: Email) -> None:
     if not email:
         return
     try:
-        mailer.send(email, number_changed_email(headline, mask_number(number), at))
+        mailer.send(email, notice)
     except MailNotSent as error:
         metrics.add_metric(name="NotificationNotSent", unit="Count", value=1)
         logger.warning("change notification not sent", extra={"error": str(error)})
+
+
+def number_taken_over_email(masked_number: str, at: int) -> Email:
+    """Tells the account that held a number unverified that its owner proved it through WhatsApp."""
+    return _email(
+        "Nomor WhatsApp dilepas dari akun Anda - Jogja Smart Service",
+        [
+            "Halo,",
+            f"Nomor WhatsApp {masked_number} tidak lagi terhubung dengan akun Jogja Smart Service Anda "
+            f"(sejak {wib_datetime(at)}). Pemilik nomor tersebut membuktikannya dengan mengirim pesan "
+            "WhatsApp dari nomor itu, sedangkan di akun Anda nomor ini belum pernah dibuktikan melalui "
+            "WhatsApp.",
+            "Jika nomor itu memang milik Anda, buka menu Profil di aplikasi JSS dan pilih Migrasi ke "
+            "WhatsApp, lalu kirim pesan yang disiapkan dari nomor tersebut. Jika bukan, tidak ada yang "
+            "perlu Anda lakukan; Anda dapat memasukkan nomor WhatsApp Anda sendiri kapan saja.",
+            _SIGNATURE,
+        ],
+    )
+
+
+def notify_number_taken_over(mailer: Mailer, email: str | None, number: str, at: int) -> None:
+    """Tells the displaced account after the takeover committed; like every notice, never undone."""
+    _send_notice(mailer, email, number_taken_over_email(mask_number(number), at))
 
 
 def verification_code_email(code: str, valid_minutes: int) -> Email:

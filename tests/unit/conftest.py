@@ -36,7 +36,10 @@ from shared.domain.flows import WhatsAppFlows  # noqa: E402
 
 REGION = "ap-southeast-3"
 # The pattern docs/events.md gives JSS for its rule.
-JSS_EVENT_PATTERN = {"source": ["id.go.jogjakota.jss.whatsapp"], "detail-type": ["WhatsAppNumberChanged"]}
+JSS_EVENT_PATTERN = {
+    "source": ["id.go.jogjakota.jss.whatsapp"],
+    "detail-type": ["WhatsAppNumberChanged", "WhatsAppNumberRemoved"],
+}
 MAIL_FROM = "no-reply@jss.example"
 
 ENVIRONMENT = {

@@ -21,6 +21,7 @@ from shared.domain.account_import import AccountImport, ImportRunning, ImportSum
 from shared.domain.account_mirror import AccountMirror, ImportInProgress
 from shared.domain.accounts import Account, AccountRegistry, ChangeMethod, account_key, number_claim_key
 from shared.domain.jss_records import JssChange
+from shared.domain.number_change import NumberChanges
 from tests.unit.conftest import AwsClients, FakeClock
 
 TABLE = "AccountsTable"
@@ -396,7 +397,7 @@ def test_a_row_older_than_a_number_changed_through_the_service_keeps_that_number
     db: Dynamo, clock: FakeClock, row: RowOf, registry: AccountRegistry
 ) -> None:
     run_import(db, clock, [row(2, "jss-a", whatsapp_number=typed(1))])
-    registry.commit_number_change(
+    NumberChanges(registry).commit(
         "jss-a",
         mobile(2),
         ChangeMethod.WHATSAPP_CHANGE,

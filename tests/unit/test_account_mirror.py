@@ -22,6 +22,7 @@ from shared.domain.account_mirror import (
 )
 from shared.domain.accounts import Account, AccountRegistry, ChangeMethod, account_key, number_claim_key
 from shared.domain.jss_records import JssChange
+from shared.domain.number_change import NumberChanges
 from tests.unit.conftest import FakeClock
 
 TABLE = "AccountsTable"
@@ -343,7 +344,7 @@ def test_a_newer_record_with_the_same_number_verified_by_whatsapp_keeps_the_clai
 
 
 def change_through_a_journey(registry: AccountRegistry, clock: FakeClock, number: str) -> None:
-    registry.commit_number_change(
+    NumberChanges(registry).commit(
         ACCOUNT,
         number,
         ChangeMethod.WHATSAPP_CHANGE,
@@ -411,7 +412,7 @@ def test_a_newer_record_does_not_undo_the_proof_of_the_same_number(
     """JSS not knowing that a journey proved the number is not the proof going away."""
     mirror.apply(whole(T1))
     method = ChangeMethod.WHATSAPP_CHANGE if proof == "whatsapp" else ChangeMethod.EMAIL_CHANGE
-    registry.commit_number_change(
+    NumberChanges(registry).commit(
         ACCOUNT, OTHER_NUMBER, method, "flow-1", clock=clock, check=lambda _a: None, stage=lambda _tx, _now: None
     )
 

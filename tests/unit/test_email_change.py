@@ -28,6 +28,7 @@ from shared.domain.email_change import (
     new_code,
     verification_key,
 )
+from shared.domain.number_change import NumberChanges
 from shared.errors import ServiceError
 
 CURRENT_WA = "+6285712345678"  # the account's WhatsApp number before the change
@@ -735,18 +736,18 @@ def test_one_token_used_twice_at_once_changes_the_number_once(
 # ================================================================= the shared building blocks
 
 
-def test_the_change_is_committed_through_the_account_registry(
+def test_the_change_is_committed_through_number_changes(
     service: EmailNumberChange, citizen: Account, ses: SesSpy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """AccountRegistry.commit_number_change is the one place a number change is committed."""
+    """NumberChanges.commit is the one place a number change is committed."""
     calls: list[tuple[Any, ...]] = []
-    commit = AccountRegistry.commit_number_change
+    commit = NumberChanges.commit
 
-    def spy(self: AccountRegistry, *args: Any, **kwargs: Any) -> Any:
+    def spy(self: NumberChanges, *args: Any, **kwargs: Any) -> Any:
         calls.append(args[:3])
         return commit(self, *args, **kwargs)
 
-    monkeypatch.setattr(AccountRegistry, "commit_number_change", spy)
+    monkeypatch.setattr(NumberChanges, "commit", spy)
     permit = permit_for(service, ses, citizen.account_id)
     service.change_number(citizen.account_id, permit.change_token, NEW_WA)
     assert calls == [(citizen.account_id, NEW_WA, "email_change")]

@@ -1014,7 +1014,7 @@ def test_second_confirmation_changes_nothing_more(
     assert len(sent_mail()) == 1
 
 
-def test_number_claimed_elsewhere_before_the_password_fails_the_flow(
+def test_number_verified_elsewhere_before_the_password_fails_the_flow(
     flows: WhatsAppFlows,
     linked_bcrypt: Account,
     clock: Any,
@@ -1024,7 +1024,7 @@ def test_number_claimed_elsewhere_before_the_password_fails_the_flow(
     sent_mail: Callable[[], list[Any]],
 ) -> None:
     started, token = awaiting_password(flows, clock, linked_bcrypt.account_id)
-    registry.save(Account("jss-9009", email="x@example.com", whatsapp_number=NEW))
+    registry.save(Account("jss-9009", email="x@example.com", whatsapp_number=NEW, whatsapp_verified_via="whatsapp"))
 
     result = flows.confirm_password(token, PASSWORD)
 
