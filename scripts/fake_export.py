@@ -186,7 +186,8 @@ INVALID_KINDS = (
         "password_hash", ("5f4dcc3b5aa765d61d8327deb882cf99", "$1$O3JMY.Tw$AdLnLjQ/5jXF9.MTp3gHv/", "rahasia123")
     ),
     InvalidKind("phone_number", ("0812-345", "0812-ABCD-1234")),
-    InvalidKind("whatsapp_number", ("0274-512345", "(0274) 563515", "+62 274 373721")),  # Yogyakarta landlines
+    # Toll-free, premium-rate and call-centre numbers: valid, but no one's WhatsApp (README, "Which numbers").
+    InvalidKind("whatsapp_number", ("0800-1-234567", "0809-1-234567", "1500-123")),
     InvalidKind("email", ("budi at example", "siti.rahayu@example", "agus wibowo@example.com")),
     InvalidKind("account_id", ("",)),
     InvalidKind("updated_at", ("kemarin", "2026-13-45")),
@@ -259,7 +260,7 @@ class FakeExport:
     def _spoil(row: dict[str, object], kind: InvalidKind, invalid_seen: int) -> None:
         row[kind.field] = kind.values[invalid_seen // len(INVALID_KINDS) % len(kind.values)]
         if kind.field == "whatsapp_number":
-            row["whatsapp_verified"] = False  # one problem per row: a verified landline would be two
+            row["whatsapp_verified"] = False  # one problem per row: a verified service number would be two
 
     @staticmethod
     def _claim_earlier(row: dict[str, object], taken_numbers: list[str], rng: random.Random) -> None:

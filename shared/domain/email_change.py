@@ -25,7 +25,7 @@ from shared.domain.journey import Journey
 from shared.domain.limits import LimitReached, Window
 from shared.domain.notifications import notify_number_changed, verification_code_email
 from shared.domain.open_items import replace_open_item
-from shared.domain.phone import display_number, mask_email, parse_mobile_number
+from shared.domain.phone import display_number, mask_email, parse_whatsapp_number
 from shared.errors import ServiceError
 from shared.observability import logger, metrics, tracer
 
@@ -267,7 +267,7 @@ class EmailNumberChange(Journey):
 
     @tracer.capture_method(capture_response=False)
     def change_number(self, account_id: str, change_token: str, typed_number: str) -> NumberUpdated:
-        new_number = parse_mobile_number(typed_number)
+        new_number = parse_whatsapp_number(typed_number)
         if new_number == self.settings.whatsapp_business_number:
             raise ServiceError("whatsapp_number_is_city")
         permit = self.db.get(self.settings.tokens_table, change_token_key(change_token))

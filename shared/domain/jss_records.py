@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.clock import WIB
 from shared.domain.accounts import VerifiedVia
-from shared.domain.phone import NumberRefused, mobile_e164, phone_e164
+from shared.domain.phone import NumberRefused, phone_e164, whatsapp_e164
 
 # A time further ahead than this is a clock or data error: it would win over every later change.
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
@@ -85,10 +85,10 @@ def _phone(value: str) -> str:
 
 def _whatsapp(value: str) -> str:
     try:
-        return mobile_e164(value)
+        return whatsapp_e164(value)
     except NumberRefused as refused:
-        reason = "whatsapp_number_not_mobile" if refused.not_mobile else "whatsapp_number_invalid"
-        raise _refuse(reason, "not a valid mobile number") from None
+        reason = "whatsapp_number_service_number" if refused.service_number else "whatsapp_number_invalid"
+        raise _refuse(reason, "not a number WhatsApp can be on") from None
 
 
 def _password_hash(value: str) -> str:
@@ -243,7 +243,7 @@ REFUSALS = frozenset(
         "email_invalid",
         "phone_number_invalid",
         "whatsapp_number_invalid",
-        "whatsapp_number_not_mobile",
+        "whatsapp_number_service_number",
         "whatsapp_verified_without_number",
         "password_hash_unsupported",
         "updated_at_invalid",

@@ -1,4 +1,15 @@
-"""Phone numbers, always through phonenumbers: parsing what people type, WhatsApp ids, masking."""
+"""Phone numbers, always through phonenumbers: parsing what people type, WhatsApp ids, masking.
+
+**One number policy** for every journey and the import (README, "Which numbers"):
+
+- *What WhatsApp delivers is proof.* The sender of a signed webhook delivery (journeys A and B1) is
+  accepted as it is, whatever its type: WhatsApp itself verified it, so a landline running WhatsApp
+  Business is as good as a mobile.
+- *What a person types must be a number WhatsApp can be on* (B2, and the WhatsApp number of a JSS
+  record): a number that can receive WhatsApp's registration SMS or call, that is a mobile or a
+  landline (``WHATSAPP_CAPABLE``); not a toll-free, premium-rate, shared-cost, UAN, VoIP, personal
+  (follow-me), pager or voicemail number, which are service numbers rather than a person's line.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +23,20 @@ from shared.errors import ServiceError
 
 DEFAULT_REGION = "ID"
 _SEPARATORS = re.compile(r"[\s\-.()/]")
-_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+WHATSAPP_CAPABLE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.FIXED_LINE})
 
 
 class NumberRefused(Exception):
     """Why a typed number is not a number this service can use: ``unreadable``, ``too_short``,
-    ``too_long``, ``invalid`` or ``not_mobile``."""
+    ``too_long``, ``invalid`` or ``service_number`` (valid, but not one WhatsApp can be on)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
 
     @property
-    def not_mobile(self) -> bool:
-        return self.kind == "not_mobile"
+    def service_number(self) -> bool:
+        return self.kind == "service_number"
 
 
 def _parse(typed: str, region: str) -> phonenumbers.PhoneNumber:
@@ -55,9 +66,10 @@ def _parse(typed: str, region: str) -> phonenumbers.PhoneNumber:
 
 @lru_cache(maxsize=1024)
 def _normalized(typed: str, region: str) -> tuple[str, bool]:
-    """E.164 and whether it is a mobile number. Cached: an import row often gives one number twice."""
+    """E.164 and whether WhatsApp can be on it. Cached: an import row often gives one number twice."""
     number = _parse(typed, region)
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164), phonenumbers.number_type(number) in _MOBILE_TYPES
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return e164, phonenumbers.number_type(number) in WHATSAPP_CAPABLE
 
 
 def phone_e164(typed: str, region: str = DEFAULT_REGION) -> str:
@@ -65,11 +77,11 @@ def phone_e164(typed: str, region: str = DEFAULT_REGION) -> str:
     return _normalized(typed, region)[0]
 
 
-def mobile_e164(typed: str, region: str = DEFAULT_REGION) -> str:
-    """A valid mobile number (what WhatsApp needs) in E.164; raises ``NumberRefused``."""
-    e164, mobile = _normalized(typed, region)
-    if not mobile:
-        raise NumberRefused("not_mobile")
+def whatsapp_e164(typed: str, region: str = DEFAULT_REGION) -> str:
+    """A typed number WhatsApp can be on (the policy above) in E.164; raises ``NumberRefused``."""
+    e164, whatsapp_capable = _normalized(typed, region)
+    if not whatsapp_capable:
+        raise NumberRefused("service_number")
     return e164
 
 
@@ -90,25 +102,28 @@ _REASONS = {
         "Nomor WhatsApp tidak valid. Periksa kembali jumlah digit dan kode awalnya.",
         "The WhatsApp number is not valid. Check the number of digits and the prefix.",
     ),
-    "not_mobile": (
-        "Nomor ini bukan nomor seluler. WhatsApp membutuhkan nomor HP, bukan nomor telepon rumah atau kantor.",
-        "This is not a mobile number. WhatsApp needs a mobile number, not a landline.",
+    "service_number": (
+        "Nomor ini tidak dapat dipakai untuk WhatsApp: nomor bebas pulsa, premium, atau nomor layanan tidak "
+        "bisa menerima kode dari WhatsApp. Masukkan nomor HP (atau telepon) yang Anda pakai untuk WhatsApp.",
+        "This number cannot be used for WhatsApp: toll-free, premium-rate and service numbers cannot receive "
+        "WhatsApp's code. Enter the mobile (or landline) number you use WhatsApp on.",
     ),
 }
 
 
-def parse_mobile_number(typed: str, region: str = DEFAULT_REGION) -> str:
+def parse_whatsapp_number(typed: str, region: str = DEFAULT_REGION) -> str:
     """A WhatsApp number a citizen typed, in E.164; ``whatsapp_number_invalid`` with an Indonesian
-    reason when it is not a valid mobile number."""
+    reason when it is not a valid number WhatsApp can be on."""
     try:
-        return mobile_e164(typed, region)
+        return whatsapp_e164(typed, region)
     except NumberRefused as refused:
         reason_id, reason_en = _REASONS[refused.kind]
         raise ServiceError("whatsapp_number_invalid", text_reason=reason_id, text_reason_en=reason_en) from None
 
 
 def from_whatsapp_id(wa_id: str) -> str | None:
-    """A webhook sender (digits with country code, no plus) as E.164, or None if it is not a number."""
+    """A webhook sender (digits with country code, no plus) as E.164, or None if it is not a number.
+    Any valid number, of any type: WhatsApp delivered from it, which is the proof."""
     digits = wa_id.strip().lstrip("+")
     if not digits.isdigit():
         return None

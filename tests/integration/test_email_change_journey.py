@@ -280,13 +280,13 @@ def test_the_same_number_is_refused(api: Api) -> None:
 @pytest.mark.parametrize(
     ("typed", "says"),
     [
-        ("021-5551234", "bukan nomor seluler"),  # a Jakarta landline
+        ("0800-1-234567", "bebas pulsa"),  # toll-free: not a number WhatsApp can be on
         ("112", "terlalu pendek"),
         ("0812-3456-7890-1234", "terlalu panjang"),
         ("nomor saya", "tidak dapat dibaca"),
     ],
 )
-def test_numbers_that_are_not_mobile_numbers_get_a_reason(api: Api, typed: str, says: str) -> None:
+def test_numbers_whatsapp_cannot_be_on_get_a_reason(api: Api, typed: str, says: str) -> None:
     citizen = api.citizen(whatsapp=True)
     answer = change(api, citizen, "x" * 43, typed)
     assert answer.status_code == 422

@@ -162,7 +162,7 @@ def mixed(row: RowOf) -> list[SourceRow]:
         SourceRow(6, problem="row_malformed"),
         row(7, "jss-a", name="Another Budi"),  # the account of line 2 again
         row(8, "jss-d", whatsapp_number="+62 812 3456 0001"),  # line 2's number, otherwise a good row
-        row(9, "jss-landline", whatsapp_number="(0274) 512345"),
+        row(9, "jss-toll-free", whatsapp_number="0800-1-234567"),
         row(10, "jss-md5", password_hash=MD5),
         row(11, "jss-no-phone", phone_number=DROP),
         row(12, "jss-future", updated_at="2025-06-17T00:00:00+07:00"),
@@ -184,7 +184,7 @@ MIXED_REFUSALS = [
     refused(6, "row_malformed"),
     refused(7, "duplicate_account_id", "account_id", first_line=2),
     refused(8, "duplicate_whatsapp_number", "whatsapp_number", first_line=2),
-    refused(9, "whatsapp_number_not_mobile", "whatsapp_number"),
+    refused(9, "whatsapp_number_service_number", "whatsapp_number"),
     refused(10, "password_hash_unsupported", "password_hash"),
     refused(11, "phone_number_missing", "phone_number"),
     refused(12, "updated_at_in_future", "updated_at"),
@@ -218,7 +218,7 @@ def test_a_mixed_file_creates_the_good_rows_and_refuses_each_bad_one_with_its_li
                 "email_invalid": 1,
                 "row_malformed": 1,
                 "duplicate_account_id": 1,
-                "whatsapp_number_not_mobile": 1,
+                "whatsapp_number_service_number": 1,
                 "password_hash_unsupported": 1,
                 "phone_number_missing": 1,
                 "updated_at_in_future": 1,

@@ -670,8 +670,8 @@ def test_the_current_number_is_refused(
 @pytest.mark.parametrize(
     ("typed", "why"),
     [
-        ("021-2345-6789", "bukan nomor seluler"),  # a Jakarta landline
-        ("(0274) 512345", "bukan nomor seluler"),  # a Yogyakarta landline
+        ("0800-1-234567", "bebas pulsa"),  # toll-free: no one's WhatsApp
+        ("1500-123", "tidak dapat dipakai untuk WhatsApp"),  # a call centre
         ("112", "terlalu pendek"),
         ("0812-FLOWERS", "tidak dapat dibaca"),
         ("", "tidak dapat dibaca"),

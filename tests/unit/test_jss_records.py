@@ -225,8 +225,8 @@ def test_the_future_is_judged_against_the_clock_given(row: Row) -> None:
         ({"phone_number": "0812-FLOWERS"}, "phone_number_invalid", "phone_number"),
         ({"whatsapp_number": "12345"}, "whatsapp_number_invalid", "whatsapp_number"),
         ({"whatsapp_number": "0812-34"}, "whatsapp_number_invalid", "whatsapp_number"),
-        ({"whatsapp_number": "(0274) 512345"}, "whatsapp_number_not_mobile", "whatsapp_number"),
-        ({"whatsapp_number": "+62 21 5551234"}, "whatsapp_number_not_mobile", "whatsapp_number"),
+        ({"whatsapp_number": "0800-1-234567"}, "whatsapp_number_service_number", "whatsapp_number"),
+        ({"whatsapp_number": "+1 900 555 0100"}, "whatsapp_number_service_number", "whatsapp_number"),
         ({"whatsapp_number": "", "whatsapp_verified": "true"}, "whatsapp_verified_without_number", "whatsapp_verified"),
         ({"whatsapp_number": DROP, "whatsapp_verified": True}, "whatsapp_verified_without_number", "whatsapp_verified"),
         ({"whatsapp_verified": "maybe"}, "whatsapp_verified_invalid", "whatsapp_verified"),
@@ -279,7 +279,7 @@ def test_a_row_that_is_not_text_is_refused_per_field(row: Row) -> None:
 SECRETS = {
     "email": "siti.rahayu@@contoh-pribadi.id",
     "phone_number": "0812-98",
-    "whatsapp_number": "0274-512399",
+    "whatsapp_number": "0800-1-512399",
     "password_hash": MD5,
 }
 
@@ -289,7 +289,7 @@ def test_a_refusal_names_the_field_never_its_value(row: Row, column: str, value:
     found = refusal(row(**{column: value}))
     assert found.field == column
     text = repr(found) + str(found)
-    for part in ("siti", "rahayu", "contoh-pribadi", "0812", "98", "0274", "512399", MD5[:8]):
+    for part in ("siti", "rahayu", "contoh-pribadi", "0812", "98", "0800", "512399", MD5[:8]):
         assert part not in text
 
 
@@ -436,8 +436,8 @@ def test_python_and_json_validation_agree(message: Message) -> None:
         ("contact_changed", {"changes": {"phone_number": ""}}, "phone_number_invalid", "phone_number"),
         (
             "contact_changed",
-            {"changes": {"whatsapp_number": "(0274) 512345"}},
-            "whatsapp_number_not_mobile",
+            {"changes": {"whatsapp_number": "0800-1-234567"}},
+            "whatsapp_number_service_number",
             "whatsapp_number",
         ),
         ("contact_changed", {"changes": {"colour": "merah"}}, "field_unknown", None),
@@ -497,7 +497,7 @@ def test_a_body_that_is_no_json_object_is_malformed(text: str) -> None:
 
 
 def test_a_message_refusal_holds_no_value(message: Message) -> None:
-    body = message("contact_changed", changes={"email": "siti.rahayu@@contoh.id", "whatsapp_number": "0274-512399"})
+    body = message("contact_changed", changes={"email": "siti.rahayu@@contoh.id", "whatsapp_number": "0800-1-512399"})
     found = message_refusal(body)
     assert found == Refusal("email_invalid", "email")
     assert "siti" not in repr(found)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from shared.domain.phone import display_number, from_whatsapp_id, mask_email, mask_number, parse_mobile_number
+from shared.domain.phone import display_number, from_whatsapp_id, mask_email, mask_number, parse_whatsapp_number
 from shared.errors import ServiceError
 
 # (typed, E.164): the spellings citizens use for the same kinds of numbers.
@@ -28,13 +28,19 @@ VALID = [
     ("0812-3456-789", "+628123456789"),  # 11-digit national form
     ("0811 234 567", "+62811234567"),  # older 10-digit Telkomsel number
     ("+1 202 555 0123", "+12025550123"),  # a foreign WhatsApp number keeps its country
+    # Landlines: WhatsApp verifies them by a call, and WhatsApp Business runs on them.
+    ("021-5551234", "+62215551234"),
+    ("(0274) 512345", "+62274512345"),
+    ("+44 20 7946 0958", "+442079460958"),
 ]
 
 # (typed, words the Indonesian reason must contain)
 INVALID = [
-    pytest.param("021-5551234", "bukan nomor seluler", id="jakarta-landline"),
-    pytest.param("021-5551-2345", "bukan nomor seluler", id="jakarta-landline-8-digits"),
-    pytest.param("0274-123456", "bukan nomor seluler", id="yogyakarta-landline"),
+    pytest.param("0800-1-234567", "bebas pulsa", id="toll-free"),
+    pytest.param("0809-1-234567", "tidak dapat dipakai untuk WhatsApp", id="premium-rate"),
+    pytest.param("1500-123", "tidak dapat dipakai untuk WhatsApp", id="uan-call-centre"),
+    pytest.param("+1 800 555 0100", "tidak dapat dipakai untuk WhatsApp", id="foreign-toll-free"),
+    pytest.param("+44 56 1234 5678", "tidak dapat dipakai untuk WhatsApp", id="voip"),
     pytest.param("112", "terlalu pendek", id="emergency-short"),
     pytest.param("0812", "terlalu pendek", id="prefix-only"),
     pytest.param("0812-345", "terlalu pendek", id="half-a-number"),
@@ -53,13 +59,13 @@ INVALID = [
 
 @pytest.mark.parametrize(("typed", "e164"), VALID)
 def test_valid_spellings_become_e164(typed: str, e164: str) -> None:
-    assert parse_mobile_number(typed) == e164
+    assert parse_whatsapp_number(typed) == e164
 
 
 @pytest.mark.parametrize(("typed", "reason"), INVALID)
 def test_invalid_numbers_are_refused_with_an_indonesian_reason(typed: str, reason: str) -> None:
     with pytest.raises(ServiceError) as caught:
-        parse_mobile_number(typed)
+        parse_whatsapp_number(typed)
     error = caught.value
     assert error.code == "whatsapp_number_invalid"
     assert error.status == 422
@@ -76,13 +82,13 @@ def test_invalid_numbers_are_refused_with_an_indonesian_reason(typed: str, reaso
 @pytest.mark.parametrize("typed", ["0812-3456-ABCD", "0812-FLOWERS"])
 def test_letters_mixed_into_a_number_are_refused(typed: str) -> None:
     with pytest.raises(ServiceError) as caught:
-        parse_mobile_number(typed)
+        parse_whatsapp_number(typed)
     assert caught.value.code == "whatsapp_number_invalid"
 
 
 def test_far_too_long_number_says_too_long() -> None:
     with pytest.raises(ServiceError) as caught:
-        parse_mobile_number("0812 3456 7890 1234 5678")
+        parse_whatsapp_number("0812 3456 7890 1234 5678")
     assert "terlalu panjang" in caught.value.detail("id")
 
 
