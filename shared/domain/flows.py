@@ -549,9 +549,10 @@ class WhatsAppFlows(Journey):
             )
         except ConditionFailed:
             current = self._flow(flow.flow_id) or flow
-            if current.status is FlowStatus.AWAITING_PASSWORD:  # out of tries, lock not yet written
-                self._finish(current, FlowStatus.LOCKED, None, expected=FlowStatus.AWAITING_PASSWORD)
-                raise ServiceError("flow_locked") from None
+            if current.status is FlowStatus.AWAITING_PASSWORD:
+                # Every try is taken by requests still comparing: the last wrong one locks the flow,
+                # a right one completes it. Which, this request cannot know yet (they may all be right).
+                raise ServiceError("busy", retry_after=1) from None
             if current.status is FlowStatus.LOCKED:
                 raise ServiceError("flow_locked") from None
             raise _Finished from None
