@@ -9,9 +9,11 @@ import contextlib
 import importlib.util
 import json
 import multiprocessing
+import os
 import queue
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -20,7 +22,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -39,6 +43,8 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/java
 # Link tokens in paths are credentials: the access log shows only their start.
 _LINK_TOKEN = re.compile(r"(/[mc]/[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
 MAX_BODY_BYTES = 1024 * 1024
+# A chunk-size line of a chunked body: hex digits, then optional extensions.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
 @dataclass
@@ -80,10 +86,15 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _container(name: str, app_file: str, handler_name: str, root: str, connection: Connection) -> None:
+def _container(
+    name: str, app_file: str, handler_name: str, root: str, environment: dict[str, str], connection: Connection
+) -> None:
     """One warm 'container': imports the handler once, then answers one event at a time, as Lambda
-    does. Runs in its own process because Powertools keeps the current event in process-wide state."""
+    does. Runs in its own process because Powertools keeps the current event in process-wide state.
+    ``environment`` is the function's own: it may differ from the stack's (DynamoDB and SES through
+    the fault proxies), so it is set here, before the handler's module reads any of it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack stops containers itself
+    os.environ.update(environment)
     sys.path.insert(0, root)
     spec = importlib.util.spec_from_file_location(f"{name}_app", app_file)
     if spec is None or spec.loader is None:
@@ -110,16 +121,18 @@ class FunctionCrashed(Exception):
 
 
 class FunctionPool:
-    """Up to ``CONTAINERS_PER_FUNCTION`` warm containers of one function, started on demand."""
+    """Up to ``CONTAINERS_PER_FUNCTION`` warm containers of one function, started on demand, each
+    with ``environment`` as its variables (over what the stack's process has)."""
 
     @staticmethod
-    def for_each(functions: dict[str, Function]) -> dict[str, FunctionPool]:
+    def for_each(functions: dict[str, Function], environment: dict[str, str]) -> dict[str, FunctionPool]:
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))  # where the shared layer's package lives locally
-        return {name: FunctionPool(function) for name, function in functions.items()}
+        return {name: FunctionPool(function, environment) for name, function in functions.items()}
 
-    def __init__(self, function: Function) -> None:
+    def __init__(self, function: Function, environment: dict[str, str]) -> None:
         self.name = function.name
+        self.environment = dict(environment)
         module_file, self.handler_name = function.handler.rsplit(".", 1)
         self.app_file = str(function.code_dir / f"{module_file}.py")
         self._idle: queue.LifoQueue[tuple[BaseProcess, Connection]] = queue.LifoQueue()
@@ -147,7 +160,7 @@ class FunctionPool:
                 ours, theirs = _SPAWN.Pipe()
                 process = _SPAWN.Process(
                     target=_container,
-                    args=(self.name, self.app_file, self.handler_name, str(ROOT), theirs),
+                    args=(self.name, self.app_file, self.handler_name, str(ROOT), self.environment, theirs),
                     name=f"lambda-{self.name}",
                     daemon=True,
                 )
@@ -283,6 +296,79 @@ def json_response(status: int, payload: Any) -> LocalResponse:
     return LocalResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, fit for bursts and kept-alive connections.
+
+    ``socketserver``'s listen backlog of 5 makes the kernel drop the connections of a burst beyond it
+    (each costs a client a SYN retransmission: 1 s, 3 s, 7 s ..., or a reset where the kernel aborts
+    on overflow). Accepted sockets get TCP_NODELAY: a response goes out as a header write and a body
+    write, and Nagle's algorithm would hold the body until the client's delayed ACK, 40 ms later.
+    """
+
+    request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
+    daemon_threads = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away mid-answer: nothing to report
+        super().handle_error(request, client_address)
+
+
+class BodyRefused(Exception):
+    """A request body that cannot be read: the answer is ``status``, and the connection must close,
+    since the rest of the body would otherwise be read as the next request."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def read_body(headers: Message, stream: BufferedIOBase, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A request's body, framed by ``Content-Length`` or ``Transfer-Encoding: chunked``."""
+    if "transfer-encoding" in headers:
+        if headers["transfer-encoding"].strip().lower() != "chunked":
+            raise BodyRefused(501, "Not Implemented")
+        return _read_chunked(stream, limit)
+    try:
+        length = int(headers.get("content-length") or 0)
+    except ValueError:
+        raise BodyRefused(400, "Bad Request") from None
+    if length < 0:
+        raise BodyRefused(400, "Bad Request")
+    if length > limit:
+        raise BodyRefused(413, "Request Entity Too Large")
+    body = stream.read(length) if length else b""
+    if len(body) < length:
+        raise BodyRefused(400, "Bad Request")  # the client hung up mid-body
+    return body
+
+
+def _read_chunked(stream: BufferedIOBase, limit: int) -> bytes:
+    body = bytearray()
+    while True:
+        size_line = _CHUNK_SIZE.fullmatch(stream.readline(1024))
+        if size_line is None:
+            raise BodyRefused(400, "Bad Request")
+        size = int(size_line[1], 16)
+        if len(body) + size > limit:
+            raise BodyRefused(413, "Request Entity Too Large")
+        if size == 0:
+            break
+        chunk = stream.read(size)
+        if len(chunk) < size or stream.readline(3) not in (b"\r\n", b"\n"):
+            raise BodyRefused(400, "Bad Request")
+        body += chunk
+    while stream.readline(8192) not in (b"\r\n", b"\n", b""):
+        pass  # trailer fields: nothing here uses them
+    return bytes(body)
+
+
 def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -292,20 +378,18 @@ def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> Thread
         def _handle(self) -> None:
             url = urlsplit(self.path)
             try:
-                length = int(self.headers.get("content-length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY_BYTES:
-                too_large = length > MAX_BODY_BYTES
-                message = "Request Entity Too Large" if too_large else "Bad Request"
-                self._send(json_response(413 if too_large else 400, {"message": message}))
+                body = read_body(self.headers, self.rfile)
+            except BodyRefused as refused:
+                response = json_response(refused.status, {"message": refused.message})
+                response.headers["connection"] = "close"  # also makes the handler close it
+                self._send(response)
                 return
             request = Request(
                 method=self.command,
                 path=url.path,
                 query=url.query,
                 headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length) if length else b"",
+                body=body,
                 source_ip=self.client_address[0],
             )
             try:
@@ -326,13 +410,16 @@ def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> Thread
             if self.command != "HEAD":
                 self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            """``do_<METHOD>`` for every method, TRACE and made-up ones too: all go to the route table, as
+            on API Gateway (no route is its 404, not http.server's 501 page)."""
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             if not quiet:
                 line = _LINK_TOKEN.sub(r"\1…", format % args)
                 sys.stderr.write(f"{self.address_string()} {line}\n")
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return LocalHTTPServer((host, port), Handler)

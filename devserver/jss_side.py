@@ -5,8 +5,8 @@
 - JSS publishes account changes to the account-sync queue: ``POST /__dev/jss/messages`` sends a message
   as given, or, for ``{"type": "account.password_changed", "account_id", "password"}``, hashes the
   password as JSS (Laravel) does and stamps the time, so the console can change a password "in JSS".
-- ``POST /__dev/faults {"eventbridge": "down" | "up"}`` takes the event bus away and brings it back,
-  to watch the outbox retry.
+- The event bus can be taken away and brought back (``POST /__dev/faults {"eventbridge": "down"}``,
+  ``devserver.faults``), to watch the outbox retry.
 """
 
 from __future__ import annotations
@@ -94,19 +94,18 @@ class LocalJss:
             "password_hash": password_hash(password, "bcrypt-2y"),
         }
 
-    def faults(self, request: Request) -> LocalResponse:
-        try:
-            state = request.json().get("eventbridge")
-        except (ValueError, AttributeError):
-            state = None
-        if state not in ("down", "up"):
-            return json_response(422, {"message": 'body must be {"eventbridge": "down" | "up"}'})
-        if state == "down" and self.bus_up:
+    # ----------------------------------------------------------------- the event bus outage
+
+    def take_bus_away(self) -> None:
+        """Deletes the bus with JSS's rule and target: events published meanwhile fail, as in an outage."""
+        if self.bus_up:
             self.events_client.remove_targets(Rule=_RULE, EventBusName=self.bus_name, Ids=["jss-core"])
             self.events_client.delete_rule(Name=_RULE, EventBusName=self.bus_name)
             self.events_client.delete_event_bus(Name=self.bus_name)
-        elif state == "up" and not self.bus_up:
+            self.bus_up = False
+
+    def bring_bus_back(self) -> None:
+        if not self.bus_up:
             self.events_client.create_event_bus(Name=self.bus_name)
             self._subscribe()
-        self.bus_up = state == "up"
-        return json_response(200, {"eventbridge": state})
+            self.bus_up = True

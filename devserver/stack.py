@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from devserver import console, event_sources, meta, seed, services, template
+from devserver import console, event_sources, faults, meta, seed, services, template
 from devserver.authorizer import LocalAuthorizer
 from devserver.gateway import FunctionPool, Gateway, LocalResponse, Request, json_response, serve
 from devserver.jss_side import LocalJss
-from shared.domain.phone import parse_mobile_number
-from shared.errors import ServiceError
+from shared.domain.phone import NumberRefused, phone_e164
 
 # Where a running stack tells local tools about itself (LOCAL_STACK_STATE moves it, as the tests do).
 STATE_FILE = Path(os.environ.get("LOCAL_STACK_STATE") or template.ROOT / ".run" / "local-stack.json")
@@ -60,6 +59,11 @@ class LocalStack:
         self.base_url = os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
         self.dynamodb = services.DynamoDBLocal(int(os.environ.get("DYNAMODB_LOCAL_PORT") or services.free_port()))
         self.moto = services.MotoServer(int(os.environ.get("MOTO_PORT") or services.free_port()))
+        # What the functions reach DynamoDB and SES through, so /__dev/faults can make them fail.
+        self.dynamodb_proxy = faults.FaultProxy(
+            "dynamodb", self.dynamodb.endpoint, services.free_port(), faults.DYNAMODB_FAULTS
+        )
+        self.ses_proxy = faults.FaultProxy("ses", self.moto.endpoint, services.free_port(), faults.SES_FAULTS)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.pollers: list[event_sources.Poller] = []
@@ -67,7 +71,9 @@ class LocalStack:
         self.jss: LocalJss | None = None
 
     def configure_environment(self) -> dict[str, str]:
-        """The variables the handlers read, as SAM would set them, pointed at the local services."""
+        """Sets the variables the handlers read, as SAM would set them, pointed at the local services,
+        in this process too (seeding and the dev routes run the shared code here, and must reach the
+        services directly); returns the functions' own: DynamoDB and SES through the fault proxies."""
         config = {key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()}
         parameters = {
             "PublicBaseUrl": self.base_url,
@@ -97,12 +103,18 @@ class LocalStack:
             }
         )
         os.environ.update(environment)
-        return environment
+        return {
+            **environment,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_proxy.endpoint,
+            "AWS_ENDPOINT_URL_SESV2": self.ses_proxy.endpoint,
+        }
 
     def start(self) -> None:
-        self.configure_environment()
+        function_environment = self.configure_environment()
         self.dynamodb.start()
         self.moto.start()
+        self.dynamodb_proxy.start()
+        self.ses_proxy.start()
         parsed = template.load()
         services.create_tables(self.dynamodb.endpoint, template.tables(parsed))
         services.client("sesv2", self.moto.endpoint).create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
@@ -113,7 +125,7 @@ class LocalStack:
         from shared.services import accounts
 
         seed.seed(accounts())
-        self.pools = FunctionPool.for_each(template.functions(parsed))
+        self.pools = FunctionPool.for_each(template.functions(parsed), function_environment)
         self.pollers = self._event_sources(parsed, queues)
         self.jss = LocalJss(self.moto.endpoint, os.environ["EVENT_BUS_NAME"], queues["AccountSyncQueue"])
         self.jss.start()
@@ -125,7 +137,11 @@ class LocalStack:
         gateway.add_dev_route("POST", "/__dev/whatsapp/send", self._simulate_whatsapp)
         gateway.add_dev_route("GET", "/__dev/events", self.jss.events)
         gateway.add_dev_route("POST", "/__dev/jss/messages", self.jss.send_message)
-        gateway.add_dev_route("POST", "/__dev/faults", self.jss.faults)
+        switchboard = faults.FaultSwitchboard(
+            {"dynamodb": self.dynamodb_proxy, "ses": self.ses_proxy, "eventbridge": faults.EventBusSwitch(self.jss)}
+        )
+        gateway.add_dev_route("GET", "/__dev/faults", switchboard.show)
+        gateway.add_dev_route("POST", "/__dev/faults", switchboard.change)
         console.register(gateway)
         self.gateway = gateway
         for poller in self.pollers:
@@ -191,6 +207,8 @@ class LocalStack:
             self._server.server_close()
         for pool in self.pools.values():
             pool.stop()
+        self.ses_proxy.stop()
+        self.dynamodb_proxy.stop()
         self.moto.stop()
         self.dynamodb.stop()
 
@@ -225,10 +243,10 @@ class LocalStack:
         except (ValueError, KeyError, TypeError, AttributeError):
             return json_response(422, {"message": 'body must be {"text": ..., "sender": "+62..." or null}'})
         if sender is not None:
-            try:
-                sender = parse_mobile_number(str(sender))
-            except ServiceError as error:
-                return json_response(422, {"message": error.detail()})
+            try:  # any number WhatsApp could deliver from (README, "Which numbers")
+                sender = phone_e164(str(sender))
+            except NumberRefused as refused:
+                return json_response(422, {"message": f"sender is not a phone number ({refused.kind})"})
         message = meta.text_message(text, sender, forwarded=forwarded)
         body = json.dumps(meta.delivery(meta.value([message], os.environ["WHATSAPP_PHONE_NUMBER_ID"]))).encode()
         webhook = Request(
@@ -265,5 +283,8 @@ class LocalStack:
             f"  Webhook:  {self.base_url}/whatsapp/webhook (app secret {os.environ['WHATSAPP_APP_SECRET']})\n"
             f"  JSS side: {self.base_url}/__dev/events (what JSS received), POST /__dev/jss/messages\n"
             f"  DynamoDB Local on {self.dynamodb.endpoint}; SES, SQS, EventBridge (moto) on {self.moto.endpoint}\n"
+            f"  Faults:   the functions reach DynamoDB via {self.dynamodb_proxy.endpoint}, SES via "
+            f"{self.ses_proxy.endpoint}; GET /__dev/faults, "
+            f'curl -s -X POST {self.base_url}/__dev/faults -d \'{{"dynamodb":"down"}}\'\n'
             "Press Ctrl-C to stop."
         )
