@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from devserver import template
+from shared.web.pages import is_link_path
 
 TITLE = "JSS WhatsApp number service"
 VERSION = "1.0.0"
@@ -102,9 +103,13 @@ def build() -> dict[str, Any]:
             raise LookupError(f"{route.method} {route.path} is in template.yaml but no function serves it")
         operation["security"] = [{"jssJwt": []}] if route.authorized else []
         # Every error, validation included, is answered by shared.web.api as a problem document.
-        problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        content: dict[str, Any] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        description = "Error (RFC 9457 problem document)"
+        if is_link_path(route.path):  # pages, for a phone browser; JSON when the client asks for it
+            content["text/html"] = {"schema": {"type": "string"}}
+            description += ", or the error page unless the client asks for JSON"
         operation["responses"].pop("422", None)
-        operation["responses"]["default"] = {"description": "Error (RFC 9457 problem document)", **problem}
+        operation["responses"]["default"] = {"description": description, "content": content}
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document

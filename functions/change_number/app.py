@@ -9,7 +9,15 @@ from shared.domain.flows import FlowKind
 from shared.services import whatsapp_flows
 from shared.web import anti_forgery
 from shared.web.api import caller_account_id, create_app, is_form_post, lambda_handler_for, parse_form
-from shared.web.models import FLOW_ID, FLOW_STARTED, LINK_PAGE, FlowStarted, FlowState, PasswordConfirmation
+from shared.web.models import (
+    FLOW_ID,
+    FLOW_STARTED,
+    LINK_PAGE,
+    PASSWORD_CONFIRMATION_BODY,
+    FlowStarted,
+    FlowState,
+    PasswordConfirmation,
+)
 from shared.web.pages import link_response
 
 app = create_app()
@@ -33,7 +41,10 @@ def number_change_link(token: str) -> Response[str]:
 
 
 @app.post(
-    "/c/<token>", responses=LINK_PAGE, summary="Confirm the number change with the account password (form post or JSON)"
+    "/c/<token>",
+    responses=LINK_PAGE,
+    summary="Confirm the number change with the account password (form post or JSON)",
+    openapi_extensions={"requestBody": PASSWORD_CONFIRMATION_BODY},
 )
 def confirm_number_change(token: str) -> Response[str]:
     event = app.checked_event

@@ -7,13 +7,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.services import webhook_receiver
 from shared.web.api import API_GATEWAY_BODY_BYTES, create_app, json_response, lambda_handler_for
+from shared.web.models import DELIVERY_TAKEN, HANDSHAKE
 
 # The signature is checked on any size API Gateway lets through; the receiver's own limit applies when
 # the delivery is read, so an oversized signed delivery is acknowledged as unreadable, not retried.
 app = create_app(max_body_bytes=API_GATEWAY_BODY_BYTES)
 
 
-@app.get("/whatsapp/webhook", summary="Meta's subscription handshake")
+@app.get("/whatsapp/webhook", responses=HANDSHAKE, summary="Meta's subscription handshake")
 def handshake(
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
@@ -23,7 +24,7 @@ def handshake(
     return Response(200, "text/plain", answer)
 
 
-@app.post("/whatsapp/webhook", summary="Inbound messages, signed with X-Hub-Signature-256")
+@app.post("/whatsapp/webhook", responses=DELIVERY_TAKEN, summary="Inbound messages, signed with X-Hub-Signature-256")
 def receive() -> Response[str]:
     event = app.checked_event
     # The signature covers the exact bytes Meta sent.

@@ -41,19 +41,27 @@ _PENDING = "pending"
 PENDING_INDEX = "PendingByAge"
 
 
-@dataclass(frozen=True)
-class NumberChanged:
-    """A committed change of an account's WhatsApp number, as the journey knows it."""
+@dataclass(frozen=True, kw_only=True)
+class _Event:
+    """What every event about an account carries. ``event_id`` is what consumers deduplicate on."""
 
     account_id: str
+    audit_id: str
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    detail_type: ClassVar[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumberChanged(_Event):
+    """A committed change of an account's WhatsApp number, as the journey knows it."""
+
     whatsapp_number: str
     whatsapp_verified: bool
     previous_number_masked: str | None
     journey: str
     phone_number_replaced: bool
     changed_at: int
-    audit_id: str
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     detail_type: ClassVar[str] = DETAIL_TYPE
 
@@ -62,16 +70,13 @@ class NumberChanged:
         return self.changed_at
 
 
-@dataclass(frozen=True)
-class NumberRemoved:
+@dataclass(frozen=True, kw_only=True)
+class NumberRemoved(_Event):
     """An account lost its unverified WhatsApp number to another account's WhatsApp proof."""
 
-    account_id: str
     previous_number_masked: str
     reason: str
     removed_at: int
-    audit_id: str
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     detail_type: ClassVar[str] = REMOVED_DETAIL_TYPE
 

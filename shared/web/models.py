@@ -113,7 +113,20 @@ class ContactCard(BaseModel):
 
 class PasswordConfirmation(_Strict):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    csrf_token: Annotated[str, StringConstraints(max_length=256)] | None = None
+    csrf_token: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="The page's anti-forgery value: required for a form post, not for JSON."
+    )
+
+
+# The link's page posts a form, an app posts JSON; the route reads either itself (shared.web.api.
+# parse_form), so Powertools cannot see the body: it is declared here for the OpenAPI document.
+PASSWORD_CONFIRMATION_BODY = {
+    "required": True,
+    "content": {
+        media_type: {"schema": PasswordConfirmation.model_json_schema()}
+        for media_type in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
 
 
 class CodeSentAnswer(BaseModel):
@@ -144,6 +157,23 @@ class NumberUpdatedAnswer(BaseModel):
     whatsapp_number_display: str
     message: str
 
+
+class DeliveryAnswer(BaseModel):
+    """What the webhook answers Meta for a delivery it took."""
+
+    received: int = Field(description="How many messages the delivery held.")
+    outcomes: list[str] = Field(description="What each message did, in order (codes, no personal data).")
+    unreadable: str | None = Field(
+        default=None, description="Why a signed delivery could not be read; it is acknowledged all the same."
+    )
+
+
+DELIVERY_TAKEN: dict[int, OpenAPIResponse] = {
+    200: {"description": "Delivery taken", "content": {"application/json": {"model": DeliveryAnswer}}}
+}
+HANDSHAKE: dict[int, OpenAPIResponse] = {
+    200: {"description": "The challenge, echoed", "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
 
 CODE_SENT: dict[int, OpenAPIResponse] = {
     202: {"description": "Code sent", "content": {"application/json": {"model": CodeSentAnswer}}}

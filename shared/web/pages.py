@@ -149,9 +149,39 @@ def language(headers: Mapping[str, str]) -> str:
     return best
 
 
+_JSON_TYPES = ("application/json", "application/problem+json")
+
+
 def wants_html(headers: Mapping[str, str]) -> bool:
-    """Browsers get pages; a client that sends or asks for JSON gets JSON."""
-    return "application/json" not in _header(headers, "accept") + _header(headers, "content-type")
+    """Link routes are pages: HTML, unless the client sends JSON or its ``Accept`` ranks a JSON type
+    above ``text/html`` (no ``Accept``, or ``*/*``, is a browser's or a chat app's: HTML)."""
+    if _header(headers, "content-type").split(";")[0].strip().lower() in _JSON_TYPES:
+        return False
+    accept = _header(headers, "accept")
+    if not accept.strip():
+        return True
+    return accept_quality(accept, "text/html") >= max(accept_quality(accept, kind) for kind in _JSON_TYPES)
+
+
+def accept_quality(accept: str, media_type: str) -> float:
+    """The q-value ``accept`` gives ``media_type``: the most specific matching range wins (RFC 9110)."""
+    family = media_type.split("/", maxsplit=1)[0]
+    specificity, quality = -1, 0.0
+    for part in accept.split(","):
+        name, *params = (piece.strip() for piece in part.split(";"))
+        rank = {media_type: 2, f"{family}/*": 1, "*/*": 0}.get(name.lower(), -1)
+        if rank <= specificity:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        specificity, quality = rank, q
+    return quality
 
 
 def is_link_path(path: str) -> bool:

@@ -924,3 +924,22 @@ def test_an_infrastructure_failure_answers_500_after_the_other_messages(
     assert retry.json() == {"received": 2, "outcomes": ["completed", "completed"]}
     assert second_citizen.get("jss-1001").whatsapp_number == SENDER_E164  # type: ignore[union-attr]
     assert len(scan("AuditTable")) == 2  # the message applied before was not applied again
+
+
+@pytest.mark.parametrize(
+    ("headers", "html"),
+    [
+        ({}, True),  # a chat app's link preview, curl without options
+        ({"accept": "*/*"}, True),
+        ({"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, True),  # Chrome
+        ({"accept": "application/json"}, False),
+        ({"accept": "application/problem+json"}, False),
+        ({"accept": "text/html;q=0.5, application/json"}, False),
+        ({"accept": "application/json;q=0.2, text/*"}, True),
+        ({"accept": "text/html, application/json;q=0"}, True),
+        ({"content-type": "application/json"}, False),  # a JSON post is answered in JSON
+        ({"content-type": "application/x-www-form-urlencoded", "accept": "text/html"}, True),
+    ],
+)
+def test_link_routes_answer_pages_unless_the_client_asks_for_json(headers: dict[str, str], html: bool) -> None:
+    assert pages.wants_html(headers) is html
