@@ -246,9 +246,9 @@ CATALOG: dict[str, ErrorSpec] = {
     "service_unavailable": ErrorSpec(
         503,
         "Service unavailable",
-        "Layanan sedang mengalami gangguan sementara dan perubahan Anda belum disimpan. "
-        "Silakan coba lagi dalam {retry_after} detik.",
-        "The service has a temporary problem and your change was not saved. Please try again in {retry_after} seconds.",
+        "Layanan sedang mengalami gangguan sementara. Tidak ada data yang berubah; "
+        "silakan coba lagi dalam {retry_after} detik.",
+        "The service has a temporary problem. Nothing was changed; please try again in {retry_after} seconds.",
     ),
     "internal_error": ErrorSpec(
         500,
