@@ -3,6 +3,7 @@ function may do what its code does with the JSS queue, the outbox and the bus.""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -23,17 +24,7 @@ def statements(name: str) -> list[dict[str, Any]]:
 
 
 def allows(name: str, action: str, resource: str) -> bool:
-    for statement in statements(name):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        if action in actions and template.logical_id(_resource(statement["Resource"])) == resource:
-            return True
-    return False
-
-
-def _resource(value: Any) -> Any:
-    if isinstance(value, dict) and "Fn::Sub" in value:  # "${OutboxTable.Arn}/index/..."
-        return {"Fn::GetAtt": value["Fn::Sub"].split("${", 1)[1].split("}", 1)[0]}
-    return value
+    return f"{action} {resource}" in grants(name)
 
 
 @pytest.mark.parametrize("name", ["WhatsAppWebhookFunction", "ChangeNumberFunction", "VerifyEmailFunction"])
@@ -71,27 +62,112 @@ def test_the_outbox_streams_new_images_and_indexes_pending_events() -> None:
 
 
 def test_the_publishers_may_put_events_on_the_bus_and_no_one_else() -> None:
-    publishers = {
-        name
-        for name, resource in RESOURCES.items()
-        if resource["Type"] == "AWS::Serverless::Function"
-        and any("EventBridgePutEventsPolicy" in policy for policy in resource["Properties"]["Policies"])
-    }
+    publishers = {name for name in FUNCTIONS if allows(name, "events:PutEvents", "AccountEventBus")}
     assert publishers == {"ChangeEventRelayFunction", "ChangeEventSweepFunction"}
 
 
 def test_the_sweep_reads_the_pending_index_and_runs_on_a_schedule() -> None:
-    assert allows("ChangeEventSweepFunction", "dynamodb:Query", "OutboxTable")
+    assert allows("ChangeEventSweepFunction", "dynamodb:Query", "OutboxTable/index/PendingByAge")
     [source] = [s for s in template.event_sources(TEMPLATE) if s.kind == "Schedule"]
     assert source.function.name == "ChangeEventSweepFunction"
 
 
 def test_the_sync_consumer_writes_only_the_accounts_table() -> None:
-    resources = {template.logical_id(s["Resource"]) for s in statements("AccountSyncFunction")}
-    assert resources == {"AccountsTable"}
+    writes = {grant for grant in grants("AccountSyncFunction") if not grant.startswith(("ssm:", "dynamodb:GetItem"))}
+    assert {grant.split()[1] for grant in writes} == {"AccountsTable"}
 
 
 def test_the_outputs_hand_jss_what_it_needs() -> None:
     outputs = TEMPLATE["Outputs"]
     for name in ("AccountsTableName", "AccountSyncQueueUrl", "AccountSyncQueueArn", "AccountEventBusArn"):
         assert name in outputs
+
+
+# ----------------------------------------------------------------- least privilege
+
+# Every grant of every function: "<action> <resource>", the resource named by its logical id, by the
+# parameter naming it, or "sender identity" (the MailFrom address and its domain). What the code does
+# with each: docs/data-model.md (access patterns) and the function's app.py.
+_TOKENS_FLOWS = {"dynamodb:GetItem TokensTable", "dynamodb:PutItem TokensTable", "dynamodb:UpdateItem TokensTable"}
+_NUMBER_CHANGE = {
+    "dynamodb:GetItem AccountsTable",
+    "dynamodb:UpdateItem AccountsTable",  # the account on its version (and a displaced holder)
+    "dynamodb:PutItem AccountsTable",  # the new number's claim
+    "dynamodb:DeleteItem AccountsTable",  # the old number's claim
+    "dynamodb:PutItem AuditTable",
+    "dynamodb:PutItem OutboxTable",
+    "ssm:GetParameter TokenHmacKeyParameter",
+    "ssm:GetParameter NumberHashKeyParameter",
+    "ses:SendEmail sender identity",
+}
+LEAST_PRIVILEGE: dict[str, set[str]] = {
+    "MigrateFunction": {"dynamodb:GetItem AccountsTable", *_TOKENS_FLOWS, "ssm:GetParameter TokenHmacKeyParameter"},
+    "ChangeNumberFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
+    "VerifyEmailFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
+    "WhatsAppWebhookFunction": {
+        *(_NUMBER_CHANGE - {"dynamodb:DeleteItem AccountsTable"}),  # a migration has no old number
+        "dynamodb:GetItem TokensTable",
+        "dynamodb:UpdateItem TokensTable",
+        *(f"dynamodb:{action} IdempotencyTable" for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")),
+        "ssm:GetParameter WhatsAppAppSecretParameter",
+        "ssm:GetParameter WhatsAppVerifyTokenParameter",
+    },
+    "ContactFunction": {"dynamodb:GetItem AccountsTable"},
+    "AccountSyncFunction": {
+        *(f"dynamodb:{action} AccountsTable" for action in ("GetItem", "PutItem", "DeleteItem", "ConditionCheckItem")),
+        "ssm:GetParameter NumberHashKeyParameter",
+    },
+    "ChangeEventRelayFunction": {
+        "dynamodb:UpdateItem OutboxTable",
+        "ssm:GetParameter NumberHashKeyParameter",
+        "events:PutEvents AccountEventBus",
+        "sqs:SendMessage ChangeEventRelayDeadLetterQueue",
+    },
+    "ChangeEventSweepFunction": {
+        "dynamodb:Query OutboxTable/index/PendingByAge",
+        "dynamodb:UpdateItem OutboxTable",
+        "ssm:GetParameter NumberHashKeyParameter",
+        "events:PutEvents AccountEventBus",
+    },
+}
+FUNCTIONS = sorted(name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::Serverless::Function")
+
+
+def _resource_name(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(template.logical_id(value))
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        if ":ses:" in text:
+            return "sender identity"
+        references = [r for r in re.findall(r"\$\{([\w.:]+)\}", text) if not r.startswith("AWS::")]
+        suffix = text.rsplit("}", 1)[1]
+        return references[-1].removesuffix(".Arn") + suffix
+    raise AssertionError(f"a resource the least-privilege table cannot name: {value!r}")
+
+
+def grants(name: str) -> set[str]:
+    found = set()
+    for statement in statements(name):
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        found |= {f"{action} {_resource_name(resource)}" for action in actions for resource in resources}
+    return found
+
+
+def test_the_least_privilege_table_covers_every_function() -> None:
+    assert sorted(LEAST_PRIVILEGE) == FUNCTIONS
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_function_is_granted_exactly_what_its_code_uses(name: str) -> None:
+    # Only explicit statements: a SAM policy template would grant what this table cannot see.
+    assert all(set(policy) == {"Statement"} for policy in function(name)["Policies"])
+    assert grants(name) == LEAST_PRIVILEGE[name]
+
+
+def test_the_audit_table_is_append_only_and_nothing_scans() -> None:
+    everything = {grant for name in FUNCTIONS for grant in grants(name)}
+    assert {grant for grant in everything if grant.endswith(" AuditTable")} == {"dynamodb:PutItem AuditTable"}
+    assert not [grant for grant in everything if grant.startswith(("dynamodb:Scan", "dynamodb:*"))]
