@@ -76,6 +76,7 @@ class LocalStack:
         services directly); returns the functions' own: DynamoDB and SES through the fault proxies."""
         config = {key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()}
         parameters = {
+            "Stage": "local",
             "PublicBaseUrl": self.base_url,
             "WhatsAppBusinessNumber": config["WHATSAPP_BUSINESS_NUMBER"],
             "WhatsAppPhoneNumberId": config["WHATSAPP_PHONE_NUMBER_ID"],

@@ -1,6 +1,7 @@
 """One Logger, Tracer and Metrics per container, configured by the POWERTOOLS_* variables, and the
 decorator every Lambda entry point wears."""
 
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,8 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics(namespace="JSSWhatsApp")
+# JSSWhatsApp/<Stage> on AWS (template.yaml); Powertools needs one even where metrics are disabled.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "JSSWhatsApp")
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 

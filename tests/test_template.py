@@ -3,7 +3,10 @@ function may do what its code does with the JSS queue, the outbox and the bus.""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -171,3 +174,14 @@ def test_the_audit_table_is_append_only_and_nothing_scans() -> None:
     everything = {grant for name in FUNCTIONS for grant in grants(name)}
     assert {grant for grant in everything if grant.endswith(" AuditTable")} == {"dynamodb:PutItem AuditTable"}
     assert not [grant for grant in everything if grant.startswith(("dynamodb:Scan", "dynamodb:*"))]
+
+
+def test_the_metrics_namespace_follows_the_environment() -> None:
+    """template.yaml sets POWERTOOLS_METRICS_NAMESPACE per Stage; the code must not hard-code it."""
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == {
+        "Fn::Sub": "JSSWhatsApp/${Stage}"
+    }
+    code = "from shared.observability import metrics; print(metrics.namespace)"
+    environment = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "JSSWhatsApp/dev"}
+    shown = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "JSSWhatsApp/dev"
