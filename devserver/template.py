@@ -160,22 +160,26 @@ def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def global_environment(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, str]:
     """The Globals environment with ``!Ref`` resolved: parameters to local values, resources to
-    their logical id (the local table names)."""
+    their logical id (the local table names). Every condition is false locally (no custom domain,
+    no publisher elsewhere), so ``!If`` takes its second branch."""
     variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    resolved: dict[str, str] = {}
 
     def substitute(match: re.Match[str]) -> str:
         return parameters.get(match.group(1), match.group(1))
 
-    for key, value in variables.items():
+    def resolve(value: Any) -> str | None:
         if isinstance(value, str):
-            resolved[key] = value
-        elif isinstance(value, dict) and "Ref" in value:
+            return value
+        if isinstance(value, dict) and "Ref" in value:
             ref = str(value["Ref"])
-            resolved[key] = parameters.get(ref, ref)
-        elif isinstance(value, dict) and "Fn::Sub" in value:
-            resolved[key] = re.sub(r"\$\{(\w+)\}", substitute, value["Fn::Sub"])
-    return resolved
+            return parameters.get(ref, ref)
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return re.sub(r"\$\{(\w+)\}", substitute, value["Fn::Sub"])
+        if isinstance(value, dict) and "Fn::If" in value:
+            return resolve(value["Fn::If"][2])
+        return None
+
+    return {key: text for key, value in variables.items() if (text := resolve(value)) is not None}
 
 
 def _named_resources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:

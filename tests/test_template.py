@@ -3,16 +3,20 @@ function may do what its code does with the JSS queue, the outbox and the bus.""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devserver import template
 
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = template.load()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 GLOBAL_TIMEOUT = TEMPLATE["Globals"]["Function"]["Timeout"]
@@ -185,3 +189,88 @@ def test_the_metrics_namespace_follows_the_environment() -> None:
     environment = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "JSSWhatsApp/dev"}
     shown = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "JSSWhatsApp/dev"
+
+
+# ----------------------------------------------------------------- operating it
+
+ALARMS = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_every_alarm_notifies_the_topic_when_one_is_given() -> None:
+    assert len(ALARMS) >= 15
+    for name, alarm in ALARMS.items():
+        for key in ("AlarmActions", "OKActions"):
+            assert alarm[key] == {"Fn::If": ["NotifiesSomeone", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}, (
+                name
+            )
+
+
+def test_the_custom_metrics_watched_are_the_ones_the_code_emits() -> None:
+    watched = set(re.findall(r"SUM\((\w+)\) FROM SCHEMA\(\\?\"JSSWhatsApp", json.dumps(TEMPLATE)))
+    emitted = set()
+    for source in (ROOT / "shared").rglob("*.py"):
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', source.read_text()))
+    assert {"UnhandledError", "DependencyUnavailable", "NotificationNotSent", "WebhookUnreadable"} <= watched
+    assert watched <= emitted, watched - emitted
+
+
+def test_the_dashboard_body_is_json_once_substituted() -> None:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[\w:.]+\}", "x", body))["widgets"]
+    assert len(widgets) >= 10
+
+
+def test_every_function_rolls_out_gradually_and_rolls_back_on_its_error_alarms() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["AutoPublishAlias"] == "live"
+    preference = globals_["DeploymentPreference"]
+    assert preference["Type"] == {"Ref": "DeploymentStrategy"}
+    assert preference["Alarms"] == [{"Ref": "FunctionErrorsAlarm"}, {"Ref": "UnhandledErrorsAlarm"}]
+
+
+def test_every_function_logs_json_to_its_own_retained_group() -> None:
+    for name in FUNCTIONS:
+        config = function(name)["LoggingConfig"]
+        assert config["LogFormat"] == "JSON"
+        group = RESOURCES[template.logical_id(config["LogGroup"])]
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_access_log_never_holds_the_raw_path() -> None:
+    settings = RESOURCES["Api"]["Properties"]["AccessLogSettings"]
+    assert "$context.routeKey" in settings["Format"]
+    assert "$context.path" not in settings["Format"]
+    assert "rawPath" not in settings["Format"]
+
+
+def _transformed(parameters: dict[str, str]) -> dict[str, Any]:
+    """The CloudFormation that SAM makes of template.yaml for these parameter values."""
+    from samtranslator.translator.transform import transform
+
+    class Policies:
+        def load(self) -> dict[str, str]:
+            names = ["AWSXrayWriteOnlyAccess", "service-role/AWSLambdaBasicExecutionRole"]
+            names += ["service-role/AWSLambdaRole", "service-role/AWSCodeDeployRoleForLambda"]
+            return {name.rsplit("/", 1)[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
+
+    source = copy.deepcopy(TEMPLATE)
+    for resource in source["Resources"].values():  # as `sam package` leaves them
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-southeast-3")
+    return dict(transform(source, parameters, Policies()))
+
+
+@pytest.mark.parametrize("domain", ["", "wa.jss.jogjakota.go.id"])
+def test_the_api_has_a_custom_domain_only_when_one_is_given(domain: str) -> None:
+    parameters = {"DomainName": domain, "CertificateArn": "arn:aws:acm:ap-southeast-3:111122223333:certificate/x"}
+    resources = _transformed(parameters)["Resources"]
+    assert resources["ApiDomainMapping"]["Condition"] == "HasCustomDomain"
+    assert resources["ApiDomainMapping"]["Properties"]["Stage"] == {"Ref": "ApiApiGatewayDefaultStage"}
+    links = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"]
+    assert links == {"Fn::If": ["HasCustomDomain", {"Fn::Sub": "https://${DomainName}"}, {"Ref": "PublicBaseUrl"}]}
+    # every function deploys through CodeDeploy, gradually
+    groups = [name for name, r in resources.items() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    assert len(groups) == len(FUNCTIONS)
