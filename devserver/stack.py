@@ -118,7 +118,9 @@ class LocalStack:
         self.ses_proxy.start()
         parsed = template.load()
         services.create_tables(self.dynamodb.endpoint, template.tables(parsed))
-        services.client("sesv2", self.moto.endpoint).create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
+        ses = services.client("sesv2", self.moto.endpoint)
+        ses.create_email_identity(EmailIdentity=os.environ["MAIL_FROM"])
+        ses.create_configuration_set(ConfigurationSetName=os.environ["MAIL_CONFIGURATION_SET"])
         queues = services.create_queues(self.moto.endpoint, template.queues(parsed))
         for bus in template.event_buses(parsed):
             services.client("events", self.moto.endpoint).create_event_bus(Name=bus)

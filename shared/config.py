@@ -27,6 +27,7 @@ class Settings:
     whatsapp_business_number: str
     whatsapp_phone_number_id: str
     mail_from: str
+    mail_configuration_set: str | None
     flow_ttl_seconds: int
     flow_start_limit: int
     flow_start_window_seconds: int
@@ -56,6 +57,7 @@ class Settings:
             whatsapp_business_number=env["WHATSAPP_BUSINESS_NUMBER"],
             whatsapp_phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"],
             mail_from=env.get("MAIL_FROM", "no-reply@jss.jogjakota.go.id"),
+            mail_configuration_set=env.get("MAIL_CONFIGURATION_SET") or None,
             flow_ttl_seconds=_int("FLOW_TTL_SECONDS", 600),
             flow_start_limit=_int("FLOW_START_LIMIT", 5),
             flow_start_window_seconds=_int("FLOW_START_WINDOW_SECONDS", 600),

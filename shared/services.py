@@ -30,7 +30,8 @@ def dynamo() -> Dynamo:
 def mailer() -> Mailer:
     from shared.adapters.mail import Mailer
 
-    return Mailer(settings().mail_from)
+    config = settings()
+    return Mailer(config.mail_from, configuration_set=config.mail_configuration_set)
 
 
 @cache

@@ -106,6 +106,7 @@ _NUMBER_CHANGE = {
     "ssm:GetParameter TokenHmacKeyParameter",
     "ssm:GetParameter NumberHashKeyParameter",
     "ses:SendEmail sender identity",
+    "ses:SendEmail mail configuration set",
 }
 LEAST_PRIVILEGE: dict[str, set[str]] = {
     "MigrateFunction": {"dynamodb:GetItem AccountsTable", *_TOKENS_FLOWS, "ssm:GetParameter TokenHmacKeyParameter"},
@@ -146,7 +147,7 @@ def _resource_name(value: Any) -> str:
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
         if ":ses:" in text:
-            return "sender identity"
+            return "mail configuration set" if "configuration-set/" in text else "sender identity"
         references = [r for r in re.findall(r"\$\{([\w.:]+)\}", text) if not r.startswith("AWS::")]
         suffix = text.rsplit("}", 1)[1]
         return references[-1].removesuffix(".Arn") + suffix

@@ -1,4 +1,8 @@
-"""Email through SES v2 (``sesv2`` SendEmail, text and HTML in one message)."""
+"""Email through SES v2 (``sesv2`` SendEmail, text and HTML in one message).
+
+On AWS every message goes through the stack's configuration set (``MAIL_CONFIGURATION_SET``): TLS
+required, bounces and complaints suppressed and counted (``template.yaml``, ``MailConfigurationSet``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from shared.adapters.aws import CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
+    from mypy_boto3_sesv2.type_defs import SendEmailRequestTypeDef
 
 
 class MailNotSent(Exception):
@@ -26,9 +31,10 @@ class Email:
 
 
 class Mailer:
-    def __init__(self, sender: str, client: SESV2Client | None = None) -> None:
+    def __init__(self, sender: str, client: SESV2Client | None = None, *, configuration_set: str | None = None) -> None:
         self.sender = sender
         self._client = client
+        self.configuration_set = configuration_set
 
     @property
     def client(self) -> SESV2Client:
@@ -38,20 +44,23 @@ class Mailer:
 
     def send(self, to: str, email: Email) -> str:
         """Sends one email and returns SES's message id; raises ``MailNotSent`` when SES refuses."""
+        request: SendEmailRequestTypeDef = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [to]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": email.text, "Charset": "UTF-8"},
+                        "Html": {"Data": email.html, "Charset": "UTF-8"},
+                    },
+                }
+            },
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
         try:
-            response = self.client.send_email(
-                FromEmailAddress=self.sender,
-                Destination={"ToAddresses": [to]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                        "Body": {
-                            "Text": {"Data": email.text, "Charset": "UTF-8"},
-                            "Html": {"Data": email.html, "Charset": "UTF-8"},
-                        },
-                    }
-                },
-            )
+            response = self.client.send_email(**request)
         except (ClientError, BotoCoreError) as error:
             raise MailNotSent(type(error).__name__) from error
         return response["MessageId"]

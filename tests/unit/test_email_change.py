@@ -28,6 +28,7 @@ from shared.domain.email_change import (
     new_code,
     verification_key,
 )
+from shared.domain.notifications import verification_code_email
 from shared.domain.number_change import NumberChanges
 from shared.errors import ServiceError
 
@@ -767,3 +768,14 @@ def test_the_open_code_is_named_by_the_shared_open_item_pointer(
     pointer = db.get(config.tokens_table, pointer_key)
     assert pointer is not None
     assert pointer["open_id"] == second.verification_id
+
+
+def test_mail_goes_through_the_configuration_set_when_there_is_one(aws: Any, config: Settings) -> None:
+    """On AWS every message goes through the stack's configuration set (template.yaml)."""
+    aws.sesv2.create_configuration_set(ConfigurationSetName="jss-whatsapp-mail")
+    ses = SesSpy(aws.sesv2)
+    mailer = Mailer(config.mail_from, ses, configuration_set="jss-whatsapp-mail")  # type: ignore[arg-type]
+    mailer.send("budi@example.com", verification_code_email("123456", 10))
+    assert ses.requests[-1]["ConfigurationSetName"] == "jss-whatsapp-mail"
+    Mailer(config.mail_from, ses).send("budi@example.com", verification_code_email("123456", 10))  # type: ignore[arg-type]
+    assert "ConfigurationSetName" not in ses.requests[-1]
