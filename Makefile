@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check build compat unit integration openapi schemas import fake-export bench-import clean
+.PHONY: install run test lint typecheck template-check checkov build compat unit integration openapi schemas import fake-export bench-import clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -31,7 +31,7 @@ $(STAMPS)/node: package.json package-lock.json
 run: install
 	$(PY) -m devserver
 
-test: install lint typecheck template-check build compat unit integration
+test: install lint typecheck template-check checkov build compat unit integration
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -43,6 +43,26 @@ typecheck:
 template-check:
 	AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
+
+# checkov pins its own boto3, packaging, networkx... which clash with requirements-dev.txt: it gets a
+# virtual environment of its own, and a stamp per version (a new CHECKOV_VERSION installs itself).
+CHECKOV_VERSION := 3.3.30
+
+$(STAMPS)/checkov-$(CHECKOV_VERSION):
+	@test -n "$(PYTHON_BIN)" || { echo "Python $(PYTHON_VERSION) not found (PATH or pyenv)"; exit 1; }
+	test -x .venv-checkov/bin/python || $(PYTHON_BIN) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@mkdir -p $(STAMPS) && touch $@
+
+# checkov knows a few AWS::Serverless::* checks, but its IAM checks (least privilege, escalation,
+# wildcards) and Lambda permission checks only see what SAM generates: it reads the template as
+# CloudFormation gets it (scripts/sam_transform.py, SAM's own translator, offline).
+# Fails on any failed check that .checkov.yaml does not skip (each skip there says why). The
+# transformed template stays in .aws-sam/checkov/ to read the lines a failure points at.
+checkov: $(STAMPS)/python $(STAMPS)/checkov-$(CHECKOV_VERSION)
+	@mkdir -p .aws-sam/checkov
+	$(PY) -m scripts.sam_transform > .aws-sam/checkov/template.json
+	.venv-checkov/bin/checkov --config-file .checkov.yaml --file .aws-sam/checkov/template.json
 
 # sam build without Docker: the layer's Makefile fetches arm64 wheels for Python 3.12.
 build: install
@@ -92,4 +112,4 @@ integration:
 	$(PY) -m pytest tests/integration
 
 clean:
-	rm -rf $(VENV) .venv-py311 node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam .run .bench
+	rm -rf $(VENV) .venv-py311 .venv-checkov node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .aws-sam .run .bench

@@ -3,7 +3,6 @@ function may do what its code does with the JSS queue, the outbox and the bus.""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from devserver import template
+from scripts.sam_transform import transformed
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = template.load()
@@ -46,7 +46,7 @@ def test_the_account_sync_queue_is_consumed_with_partial_failures_and_dead_lette
     queue = RESOURCES[source.source or ""]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * GLOBAL_TIMEOUT  # Lambda's rule for SQS event sources
     assert template.logical_id(queue["RedrivePolicy"]["deadLetterTargetArn"]) == "AccountSyncDeadLetterQueue"
-    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}  # contact data and password hashes
 
 
 def test_the_relay_reads_new_outbox_events_only_and_gives_up_into_a_queue() -> None:
@@ -80,7 +80,9 @@ def test_the_sweep_reads_the_pending_index_and_runs_on_a_schedule() -> None:
 
 
 def test_the_sync_consumer_writes_only_the_accounts_table() -> None:
-    writes = {grant for grant in grants("AccountSyncFunction") if not grant.startswith(("ssm:", "dynamodb:GetItem"))}
+    writes = {
+        grant for grant in grants("AccountSyncFunction") if grant.startswith("dynamodb:") and "GetItem" not in grant
+    }
     assert {grant.split()[1] for grant in writes} == {"AccountsTable"}
 
 
@@ -95,6 +97,14 @@ def test_the_outputs_hand_jss_what_it_needs() -> None:
 # Every grant of every function: "<action> <resource>", the resource named by its logical id, by the
 # parameter naming it, or "sender identity" (the MailFrom address and its domain). What the code does
 # with each: docs/data-model.md (access patterns) and the function's app.py.
+# The number-hash key: in Secrets Manager under its KMS key, or in SSM (NumberHashKeyStore).
+_NUMBER_KEY = {
+    "ssm:GetParameter NumberHashKeyParameter",
+    "secretsmanager:GetSecretValue NumberHashKeySecret",
+    "kms:Decrypt NumberHashKeyEncryptionKey",
+}
+# The data key encrypts the tables and the sync queues: reading needs Decrypt, writing GenerateDataKey.
+_DATA_KEY = {"kms:Decrypt DataKey", "kms:GenerateDataKey DataKey"}
 _TOKENS_FLOWS = {"dynamodb:GetItem TokensTable", "dynamodb:PutItem TokensTable", "dynamodb:UpdateItem TokensTable"}
 _NUMBER_CHANGE = {
     "dynamodb:GetItem AccountsTable",
@@ -104,12 +114,18 @@ _NUMBER_CHANGE = {
     "dynamodb:PutItem AuditTable",
     "dynamodb:PutItem OutboxTable",
     "ssm:GetParameter TokenHmacKeyParameter",
-    "ssm:GetParameter NumberHashKeyParameter",
+    *_NUMBER_KEY,
     "ses:SendEmail sender identity",
     "ses:SendEmail mail configuration set",
+    *_DATA_KEY,
 }
 LEAST_PRIVILEGE: dict[str, set[str]] = {
-    "MigrateFunction": {"dynamodb:GetItem AccountsTable", *_TOKENS_FLOWS, "ssm:GetParameter TokenHmacKeyParameter"},
+    "MigrateFunction": {
+        "dynamodb:GetItem AccountsTable",
+        *_TOKENS_FLOWS,
+        "ssm:GetParameter TokenHmacKeyParameter",
+        *_DATA_KEY,
+    },
     "ChangeNumberFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
     "VerifyEmailFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
     "WhatsAppWebhookFunction": {
@@ -120,21 +136,24 @@ LEAST_PRIVILEGE: dict[str, set[str]] = {
         "ssm:GetParameter WhatsAppAppSecretParameter",
         "ssm:GetParameter WhatsAppVerifyTokenParameter",
     },
-    "ContactFunction": {"dynamodb:GetItem AccountsTable"},
+    "ContactFunction": {"dynamodb:GetItem AccountsTable", "kms:Decrypt DataKey"},
     "AccountSyncFunction": {
         *(f"dynamodb:{action} AccountsTable" for action in ("GetItem", "PutItem", "DeleteItem", "ConditionCheckItem")),
-        "ssm:GetParameter NumberHashKeyParameter",
+        *_NUMBER_KEY,
+        *_DATA_KEY,
     },
     "ChangeEventRelayFunction": {
+        *_DATA_KEY,
         "dynamodb:UpdateItem OutboxTable",
-        "ssm:GetParameter NumberHashKeyParameter",
+        *_NUMBER_KEY,
         "events:PutEvents AccountEventBus",
         "sqs:SendMessage ChangeEventRelayDeadLetterQueue",
     },
     "ChangeEventSweepFunction": {
+        *_DATA_KEY,
         "dynamodb:Query OutboxTable/index/PendingByAge",
         "dynamodb:UpdateItem OutboxTable",
-        "ssm:GetParameter NumberHashKeyParameter",
+        *_NUMBER_KEY,
         "events:PutEvents AccountEventBus",
     },
 }
@@ -142,7 +161,7 @@ FUNCTIONS = sorted(name for name, resource in RESOURCES.items() if resource["Typ
 
 
 def _resource_name(value: Any) -> str:
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
+    if isinstance(value, dict) and ("Fn::GetAtt" in value or "Ref" in value):
         return str(template.logical_id(value))
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
@@ -154,9 +173,20 @@ def _resource_name(value: Any) -> str:
     raise AssertionError(f"a resource the least-privilege table cannot name: {value!r}")
 
 
+def _branches(found: list[Any]) -> list[dict[str, Any]]:
+    """Statements, those under a condition (``!If``) included, whichever way it goes."""
+    flat = []
+    for statement in found:
+        if "Fn::If" in statement:
+            flat += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+        else:
+            flat.append(statement)
+    return flat
+
+
 def grants(name: str) -> set[str]:
     found = set()
-    for statement in statements(name):
+    for statement in _branches(statements(name)):
         assert statement["Effect"] == "Allow"
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -244,30 +274,10 @@ def test_the_access_log_never_holds_the_raw_path() -> None:
     assert "rawPath" not in settings["Format"]
 
 
-def _transformed(parameters: dict[str, str]) -> dict[str, Any]:
-    """The CloudFormation that SAM makes of template.yaml for these parameter values."""
-    from samtranslator.translator.transform import transform
-
-    class Policies:
-        def load(self) -> dict[str, str]:
-            names = ["AWSXrayWriteOnlyAccess", "service-role/AWSLambdaBasicExecutionRole"]
-            names += ["service-role/AWSLambdaRole", "service-role/AWSCodeDeployRoleForLambda"]
-            return {name.rsplit("/", 1)[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-    source = copy.deepcopy(TEMPLATE)
-    for resource in source["Resources"].values():  # as `sam package` leaves them
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-southeast-3")
-    return dict(transform(source, parameters, Policies()))
-
-
 @pytest.mark.parametrize("domain", ["", "wa.jss.jogjakota.go.id"])
 def test_the_api_has_a_custom_domain_only_when_one_is_given(domain: str) -> None:
     parameters = {"DomainName": domain, "CertificateArn": "arn:aws:acm:ap-southeast-3:111122223333:certificate/x"}
-    resources = _transformed(parameters)["Resources"]
+    resources = transformed(parameters)["Resources"]
     assert resources["ApiDomainMapping"]["Condition"] == "HasCustomDomain"
     assert resources["ApiDomainMapping"]["Properties"]["Stage"] == {"Ref": "ApiApiGatewayDefaultStage"}
     links = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"]
@@ -275,3 +285,12 @@ def test_the_api_has_a_custom_domain_only_when_one_is_given(domain: str) -> None
     # every function deploys through CodeDeploy, gradually
     groups = [name for name, r in resources.items() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
     assert len(groups) == len(FUNCTIONS)
+
+
+def test_the_number_hash_key_is_never_lost() -> None:
+    secret, key = RESOURCES["NumberHashKeySecret"], RESOURCES["NumberHashKeyEncryptionKey"]
+    assert secret["DeletionPolicy"] == key["DeletionPolicy"] == "Retain"
+    assert secret["Properties"]["KmsKeyId"] == {"Ref": "NumberHashKeyEncryptionKey"}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    [deny] = RESOURCES["NumberHashKeySecretPolicy"]["Properties"]["ResourcePolicy"]["Statement"]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "secretsmanager:DeleteSecret", "*")
