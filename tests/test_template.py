@@ -294,3 +294,14 @@ def test_the_number_hash_key_is_never_lost() -> None:
     assert key["Properties"]["EnableKeyRotation"] is True
     [deny] = RESOURCES["NumberHashKeySecretPolicy"]["Properties"]["ResourcePolicy"]["Statement"]
     assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "secretsmanager:DeleteSecret", "*")
+
+
+def test_every_route_has_a_p99_latency_alarm() -> None:
+    watched = {
+        (dims["Method"], dims["Resource"])
+        for alarm in ALARMS.values()
+        if alarm.get("MetricName") == "Latency" and alarm.get("ExtendedStatistic") == "p99"
+        for dims in [{d["Name"]: d["Value"] for d in alarm["Dimensions"]}]
+        if "Resource" in dims
+    }
+    assert watched == {(route.method, route.path) for route in template.routes(TEMPLATE)}
