@@ -42,7 +42,7 @@ typecheck:
 
 template-check:
 	AWS_DEFAULT_REGION=ap-southeast-3 $(VENV)/bin/sam validate --lint
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml edge/waf.yaml
 
 # checkov pins its own boto3, packaging, networkx... which clash with requirements-dev.txt: it gets a
 # virtual environment of its own, and a stamp per version (a new CHECKOV_VERSION installs itself).
@@ -62,7 +62,7 @@ $(STAMPS)/checkov-$(CHECKOV_VERSION):
 checkov: $(STAMPS)/python $(STAMPS)/checkov-$(CHECKOV_VERSION)
 	@mkdir -p .aws-sam/checkov
 	$(PY) -m scripts.sam_transform > .aws-sam/checkov/template.json
-	.venv-checkov/bin/checkov --config-file .checkov.yaml --file .aws-sam/checkov/template.json
+	.venv-checkov/bin/checkov --config-file .checkov.yaml --file .aws-sam/checkov/template.json --file edge/waf.yaml
 
 # sam build without Docker: the layer's Makefile fetches arm64 wheels for Python 3.12.
 build: install

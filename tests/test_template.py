@@ -305,3 +305,14 @@ def test_every_route_has_a_p99_latency_alarm() -> None:
         if "Resource" in dims
     }
     assert watched == {(route.method, route.path) for route in template.routes(TEMPLATE)}
+
+
+@pytest.mark.parametrize("web_acl", ["", "arn:aws:wafv2:us-east-1:111122223333:global/webacl/jss/1"])
+def test_a_web_acl_puts_cloudfront_in_front_of_the_api(web_acl: str) -> None:
+    resources = transformed({"EdgeWebAclArn": web_acl})["Resources"]
+    edge = resources["EdgeDistribution"]
+    assert edge["Condition"] == "HasEdgeProtection"
+    config = edge["Properties"]["DistributionConfig"]
+    assert config["WebACLId"] == {"Ref": "EdgeWebAclArn"}
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["Origins"][0]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
