@@ -2,7 +2,8 @@
 
     python -m scripts.import_accounts export.csv                  # the stack `make run` is serving
     python -m scripts.import_accounts export.csv --stack jss-prod # a deployed stack (its AccountsTable)
-    python -m scripts.import_accounts export.jsonl --table Accounts-abc --number-hash-key-parameter /jss/number-hash-key
+    python -m scripts.import_accounts export.jsonl --table Accounts-abc \
+        --number-hash-key-secret-id /prod/jss-whatsapp/number-hash-key
 
 Refused rows go to a report (``<file>.report.jsonl``: line, reason, field; never a value), a summary
 is printed at the end, and the exit status is 0 whenever the run completed, refused rows included.
@@ -146,7 +147,14 @@ def stack_target(stack: str) -> Target:
     table = resource["StackResourceDetail"]["PhysicalResourceId"]
     [described] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
-    os.environ.setdefault("NUMBER_HASH_KEY_PARAMETER", "/" + parameters["NumberHashKeyParameter"].lstrip("/"))
+    # Where the stack keeps the number-hash key (template.yaml, NumberHashKeyStore): the import must
+    # fingerprint numbers with the very key the functions use.
+    if parameters.get("NumberHashKeyStore") == "secretsmanager":
+        secret = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="NumberHashKeySecret")
+        os.environ.setdefault("NUMBER_HASH_KEY_SECRET_ID", secret["StackResourceDetail"]["PhysicalResourceId"])
+    else:
+        name = "/".join(part.strip("/") for part in (parameters.get("Stage", ""), parameters["NumberHashKeyParameter"]))
+        os.environ.setdefault("NUMBER_HASH_KEY_PARAMETER", "/" + name.strip("/"))
     return Target(table, f"{table} of stack {stack}")
 
 
@@ -327,6 +335,8 @@ def resolve_target(arguments: argparse.Namespace) -> Target:
     if arguments.table:
         if arguments.number_hash_key_parameter:
             os.environ["NUMBER_HASH_KEY_PARAMETER"] = arguments.number_hash_key_parameter
+        if arguments.number_hash_key_secret_id:
+            os.environ["NUMBER_HASH_KEY_SECRET_ID"] = arguments.number_hash_key_secret_id
         return Target(arguments.table, arguments.table)
     return stack_target(arguments.stack) if arguments.stack else local_target()
 
@@ -338,7 +348,9 @@ def parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack", help="a deployed stack: its AccountsTable (AWS credentials from the environment)")
     where.add_argument("--table", help="the accounts table's name (with --number-hash-key-parameter on AWS)")
-    parser.add_argument("--number-hash-key-parameter", help="SSM SecureString holding NUMBER_HASH_KEY (with --table)")
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument("--number-hash-key-parameter", help="SSM SecureString holding NUMBER_HASH_KEY (with --table)")
+    key.add_argument("--number-hash-key-secret-id", help="Secrets Manager secret holding it (with --table)")
     parser.add_argument("--report", help="where refused rows go (default: <file>.report.jsonl)")
     parser.add_argument("--restart", action="store_true", help="ignore a checkpoint and start from the first row")
     parser.add_argument("--workers", type=int, default=8, help="parallel writers (default 8)")
@@ -348,10 +360,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from shared.adapters.keys import MissingSecretError
 
     try:
         run(arguments)
+    except (GetParameterError, MissingSecretError) as missing:
+        print(f"import stopped: the number-hash key could not be read ({missing})", file=sys.stderr)
+        return 1
     except (RunFailed, OSError, BotoCoreError, ClientError, BatchIncomplete) as failed:
         print(f"import stopped: {failed}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -461,3 +462,76 @@ def test_another_running_import_stops_the_command_with_exit_1(
         "import stopped: another import is running against this table (it holds the import lease)\n"
     )
     assert [from_attributes(item) for item in scan(TABLE)] == [lease]
+
+
+_STACK = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {
+        "Stage": {"Type": "String"},
+        "NumberHashKeyParameter": {"Type": "String"},
+        "NumberHashKeyStore": {"Type": "String"},
+    },
+    "Conditions": {"InSecretsManager": {"Fn::Equals": [{"Ref": "NumberHashKeyStore"}, "secretsmanager"]}},
+    "Resources": {
+        "AccountsTable": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "TableName": "jss-prod-accounts",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            },
+        },
+        # moto's CloudFormation makes no Secrets Manager secrets; the import reads only the resource's
+        # physical id (the secret's name), which an SSM parameter of the same name gives as well.
+        "NumberHashKeySecret": {
+            "Type": "AWS::SSM::Parameter",
+            "Condition": "InSecretsManager",
+            "Properties": {"Name": "/prod/jss-whatsapp/number-hash-key", "Type": "String", "Value": "x"},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("store", "variable", "value"),
+    [
+        ("ssm", "NUMBER_HASH_KEY_PARAMETER", "/prod/jss-whatsapp/number-hash-key"),
+        ("secretsmanager", "NUMBER_HASH_KEY_SECRET_ID", "/prod/jss-whatsapp/number-hash-key"),
+    ],
+)
+def test_a_stack_target_reads_the_number_key_where_the_stack_keeps_it(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, store: str, variable: str, value: str
+) -> None:
+    import boto3
+
+    for name in ("NUMBER_HASH_KEY", "NUMBER_HASH_KEY_PARAMETER", "NUMBER_HASH_KEY_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    cloudformation = boto3.client("cloudformation")
+    parameters = {
+        "Stage": "prod",
+        "NumberHashKeyParameter": "jss-whatsapp/number-hash-key",
+        "NumberHashKeyStore": store,
+    }
+    cloudformation.create_stack(
+        StackName="jss-prod",
+        TemplateBody=json.dumps(_STACK),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+
+    target = import_accounts.stack_target("jss-prod")
+
+    assert target.table == "jss-prod-accounts"
+    names = ("NUMBER_HASH_KEY_PARAMETER", "NUMBER_HASH_KEY_SECRET_ID")
+    assert {name: os.environ[name] for name in names if os.environ.get(name)} == {variable: value}
+
+
+def test_an_unreadable_number_key_stops_the_import_cleanly(
+    aws: Any, export_csv: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NUMBER_HASH_KEY")
+    code = main(
+        [str(export_csv), "--table", "AccountsTable", "--number-hash-key-parameter", "/prod/missing", "--quiet"]
+    )
+    assert code == 1
+    assert "number-hash key could not be read" in capsys.readouterr().err
