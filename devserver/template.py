@@ -161,7 +161,7 @@ def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def global_environment(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, str]:
     """The Globals environment with ``!Ref`` resolved: parameters to local values, resources to
     their logical id (the local table names). Every condition is false locally (no custom domain,
-    no publisher elsewhere), so ``!If`` takes its second branch."""
+    no publisher elsewhere, secrets as plain variables), so ``!If`` takes its second branch."""
     variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
 
     def substitute(match: re.Match[str]) -> str:
@@ -170,6 +170,8 @@ def global_environment(template: dict[str, Any], parameters: dict[str, str]) -> 
     def resolve(value: Any) -> str | None:
         if isinstance(value, str):
             return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return None
         if isinstance(value, dict) and "Ref" in value:
             ref = str(value["Ref"])
             return parameters.get(ref, ref)
