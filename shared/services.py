@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from shared.domain.accounts import AccountRegistry
     from shared.domain.change_events import ChangeEventRelay
     from shared.domain.email_change import EmailNumberChange
-    from shared.domain.flows import WhatsAppFlows
     from shared.domain.inbound import WebhookReceiver
+    from shared.domain.whatsapp_flows import WhatsAppFlows
 
 
 @cache
@@ -43,7 +43,7 @@ def accounts() -> AccountRegistry:
 
 @cache
 def whatsapp_flows() -> WhatsAppFlows:
-    from shared.domain.flows import WhatsAppFlows
+    from shared.domain.whatsapp_flows import WhatsAppFlows
 
     return WhatsAppFlows(dynamo(), settings(), mailer())
 

@@ -24,7 +24,8 @@ from shared.adapters.aws import CLIENT_CONFIG
 from shared.adapters.keys import secret
 from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
 from shared.config import Settings
-from shared.domain.flows import InboundMessage, WhatsAppFlows
+from shared.domain.flows import InboundMessage
+from shared.domain.whatsapp_flows import WhatsAppFlows
 from shared.errors import ServiceError
 from shared.json_input import JsonRefused, read_json
 from shared.observability import logger, metrics

@@ -32,7 +32,7 @@ from shared.adapters.dynamo import Dynamo  # noqa: E402
 from shared.adapters.mail import Mailer  # noqa: E402
 from shared.config import Settings, settings  # noqa: E402
 from shared.domain.accounts import Account, AccountRegistry  # noqa: E402
-from shared.domain.flows import WhatsAppFlows  # noqa: E402
+from shared.domain.whatsapp_flows import WhatsAppFlows  # noqa: E402
 
 REGION = "ap-southeast-3"
 # The pattern docs/events.md gives JSS for its rule.

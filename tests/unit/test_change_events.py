@@ -24,8 +24,9 @@ from shared.domain.change_events import (
     outbox_key,
 )
 from shared.domain.email_change import EmailNumberChange
-from shared.domain.flows import FlowKind, InboundMessage, WhatsAppFlows
+from shared.domain.flows import FlowKind, InboundMessage
 from shared.domain.sealing import unseal_at_rest
+from shared.domain.whatsapp_flows import WhatsAppFlows
 from tests.unit.conftest import FakeClock
 from tests.unit.lambdas import FakeLambdaContext, load_function
 

@@ -18,7 +18,7 @@ from shared.adapters.keys import keyed_hash, number_fingerprint
 from shared.adapters.mail import Mailer
 from shared.clock import iso, wib_time
 from shared.config import Settings
-from shared.domain import flows as flows_module
+from shared.domain import whatsapp_flows as flows_module
 from shared.domain.accounts import Account, AccountRegistry, account_key
 from shared.domain.flows import (
     CHANGE_SUCCESS,
@@ -28,11 +28,11 @@ from shared.domain.flows import (
     FlowStatus,
     InboundMessage,
     StartedFlow,
-    WhatsAppFlows,
     flow_key,
     open_flow_key,
 )
 from shared.domain.sealing import unseal
+from shared.domain.whatsapp_flows import WhatsAppFlows
 from shared.errors import ServiceError
 from shared.web import anti_forgery
 from shared.web.models import FlowState

@@ -15,8 +15,9 @@ import pytest
 from shared.adapters.dynamo import Dynamo
 from shared.config import Settings
 from shared.domain.accounts import Account, AccountRegistry, account_key
-from shared.domain.flows import FailureReason, FlowKind, FlowStatus, InboundMessage, StartedFlow, WhatsAppFlows
+from shared.domain.flows import FailureReason, FlowKind, FlowStatus, InboundMessage, StartedFlow
 from shared.domain.inbound import WebhookReceiver
+from shared.domain.whatsapp_flows import WhatsAppFlows
 from shared.errors import ServiceError
 
 MakeAccount = Callable[..., Account]

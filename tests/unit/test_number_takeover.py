@@ -20,8 +20,9 @@ from shared.adapters.mail import Mailer
 from shared.config import Settings
 from shared.domain.accounts import Account, AccountRegistry, ChangeMethod
 from shared.domain.email_change import EmailNumberChange
-from shared.domain.flows import FailureReason, FlowKind, FlowStatus, WhatsAppFlows
+from shared.domain.flows import FailureReason, FlowKind, FlowStatus
 from shared.domain.number_change import NumberChanges
+from shared.domain.whatsapp_flows import WhatsAppFlows
 from shared.errors import ServiceError
 from tests.unit.test_flows import PASSWORD, awaiting_password, message_for
 
