@@ -3,8 +3,8 @@
 botocore's defaults (60 s connect and read timeouts, legacy retries) let one unreachable dependency
 hold a request for minutes, past the function's own timeout. Every client, ours and the ones
 Powertools makes (idempotency, parameters), gets ``CLIENT_CONFIG`` instead: a hung call gives up
-after ``read_timeout``, at most ``total_max_attempts`` times, so the worst case (about 4.5 s) stays
-well under the 20 s function timeout and the caller can still answer 503.
+after ``read_timeout``, at most ``total_max_attempts`` times, so the worst case (about 6 s, with
+the retry's back-off) stays well under the 20 s function timeout and the caller can still answer 503.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ _THROTTLED = {
     "RequestLimitExceeded",
     "LimitExceededException",
 }
+# Why DynamoDB cancels a transaction when one of its items is throttled (CancellationReasons).
+THROTTLED_CANCELLATIONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 _FAILING = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException"}
 
 
@@ -49,7 +51,8 @@ def outage_kind(error: BaseException) -> str | None:
             return "unreachable"
         if isinstance(current, ClientError):
             code = current.response.get("Error", {}).get("Code", "")
-            if code in _THROTTLED:
+            cancelled = {reason.get("Code") for reason in current.response.get("CancellationReasons", [])}
+            if code in _THROTTLED or cancelled & THROTTLED_CANCELLATIONS:
                 return "throttled"
             if code in _FAILING or current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
                 return "failing"

@@ -18,7 +18,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws import CLIENT_CONFIG
+from shared.adapters.aws import CLIENT_CONFIG, THROTTLED_CANCELLATIONS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -286,6 +286,8 @@ class Transaction:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if set(reasons) & THROTTLED_CANCELLATIONS:
+                    raise  # an outage (503), not a lost condition or a clash: shared.adapters.aws.outage_kind
                 failed = frozenset(
                     label for label, code in zip(self.labels, reasons, strict=False) if code == "ConditionalCheckFailed"
                 )

@@ -247,16 +247,8 @@ class ChangeEventRelay:
         except UnreadableEvent:
             self._set_aside(str(item["event_id"]))
             return
-        detail_type, at = (
-            (DETAIL_TYPE, event.changed_at)
-            if isinstance(event, NumberChanged)
-            else (
-                REMOVED_DETAIL_TYPE,
-                event.removed_at,
-            )
-        )
         try:
-            self.publisher.publish(detail_type, detail_of(event), at)
+            self.publisher.publish(event.detail_type, detail_of(event), event.at)
         except Exception as error:
             metrics.add_metric(name="ChangeEventNotPublished", unit="Count", value=1)
             logger.warning("event not published", extra={"event_id": event.event_id, "error": str(error)})
@@ -293,13 +285,18 @@ class ChangeEventRelay:
 
 
 def _event_of(item: dict[str, Any]) -> AccountEvent:
+    """The event an outbox item holds; ``UnreadableEvent`` when it cannot be rebuilt (so it is set
+    aside rather than retried for ever)."""
     from shared.domain.sealing import unseal_at_rest
 
-    if item.get("detail_type") == REMOVED_DETAIL_TYPE:
-        return NumberRemoved(**json.loads(item["event"]))
     event_id = str(item["event_id"])
-    number = unseal_at_rest(event_id, str(item.get("number_sealed", "")))
-    if number is None:
-        raise UnreadableEvent(event_id)
-    public = json.loads(item["event"])
-    return NumberChanged(**{**public, "whatsapp_number": number})
+    try:
+        public = json.loads(item["event"])
+        if item.get("detail_type") == REMOVED_DETAIL_TYPE:
+            return NumberRemoved(**public)
+        number = unseal_at_rest(event_id, str(item.get("number_sealed", "")))
+        if number is None:
+            raise UnreadableEvent(event_id)
+        return NumberChanged(**{**public, "whatsapp_number": number})
+    except (TypeError, ValueError, KeyError):
+        raise UnreadableEvent(event_id) from None

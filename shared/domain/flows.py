@@ -187,7 +187,7 @@ class FlowRecords:
 
     def open(self, flow: Flow, token: str) -> None:
         """Writes the flow and its link, replacing the account's open flow of the same kind."""
-        table = self.settings.tokens_table
+        table = self.table
         keep_for = self.settings.flow_ttl_seconds + self.settings.result_view_seconds
 
         def write_new(tx: Transaction) -> None:
@@ -274,9 +274,7 @@ class FlowRecords:
             assignments.append("number_masked = :masked")
             values["masked"] = mask_number(number)
         expression = "SET " + ", ".join(assignments) + (" REMOVE proposed_sealed" if remove_sealed else "")
-        tx.update(
-            "flow", self.settings.tokens_table, flow_key(flow.flow_id), expression, "#status = :expected", **values
-        )
+        tx.update("flow", self.table, flow_key(flow.flow_id), expression, "#status = :expected", **values)
 
     def finish(
         self,

@@ -124,7 +124,7 @@ class NumberChanges:
         # A claim whose account does not (yet) show the number is an import in flight: not ours to take.
         takeable = holder is not None and holder.whatsapp_number == number and not holder.whatsapp_verified
         if method not in _PROVEN_BY_WHATSAPP or not takeable:
-            raise NumberHeld(number)
+            raise NumberHeld(mask_number(number))
         return holder
 
     def stage(
@@ -144,7 +144,8 @@ class NumberChanges:
         already ours, or held by ``displacing`` (which loses it, see ``_stage_takeover``); the old
         claim is released, an audit record is appended, and the ``WhatsAppNumberChanged`` event for
         JSS is put in the outbox (``shared.domain.change_events``). Condition failures are reported
-        under the labels ``account``, ``claim`` and ``displaced``.
+        under the labels ``account``, ``claim``, ``old_claim`` and ``audit``, and for a takeover
+        ``displaced`` and ``displaced_audit`` (the events cannot fail: their ids are new).
         """
         from shared.domain.change_events import NumberChanged, stage_event
 
@@ -224,7 +225,7 @@ class NumberChanges:
             f"REMOVE whatsapp_number, whatsapp_verified_via SET {changed_ms_attribute('whatsapp_number')} = :now_ms, "
             "version = :next_version",
             "attribute_not_exists(deleted_ms) AND version = :version AND whatsapp_number = :number "
-            "AND whatsapp_verified_via <> :proven",
+            "AND (attribute_not_exists(whatsapp_verified_via) OR whatsapp_verified_via <> :proven)",
             now_ms=int(moment * 1000),
             next_version=holder.version + 1,
             version=holder.version,

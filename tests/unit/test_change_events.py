@@ -399,3 +399,19 @@ def test_the_detail_schema_refuses_a_number_that_is_not_e164() -> None:
                 "audit_id": "x",
             }
         )
+
+
+def test_an_outbox_item_that_cannot_be_rebuilt_is_set_aside_not_retried_for_ever(
+    db: Dynamo, config: Settings, relay: ChangeEventRelay, published_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    from shared.domain.change_events import REMOVED_DETAIL_TYPE, outbox_key
+
+    item = {**outbox_key("broken"), "event_id": "broken", "detail_type": REMOVED_DETAIL_TYPE, "status": "pending"}
+    db.put(config.outbox_table, {**item, "pending": "pending", "created_at": 1, "event": '{"unexpected": 1}'})
+
+    relay.publish_new(db.get(config.outbox_table, outbox_key("broken")) or {})
+
+    stored = db.get(config.outbox_table, outbox_key("broken")) or {}
+    assert stored["status"] == "unreadable"
+    assert "pending" not in stored
+    assert published_events() == []

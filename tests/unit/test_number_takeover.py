@@ -230,3 +230,17 @@ def test_b2_refuses_numbers_it_must_not_set(
     # The refusal did not use the permission up: the citizen can type another number.
     updated = email_change.change_number(citizen.account_id, token, "0811-2233-4455")
     assert updated.whatsapp_number == "+6281122334455"
+
+
+def test_a_holder_recorded_without_any_proof_attribute_is_taken_over(
+    flows: WhatsAppFlows, victim: Account, registry: AccountRegistry, db: Dynamo, config: Settings, clock: Any
+) -> None:
+    # An account item with the number but no whatsapp_verified_via at all (written before the attribute).
+    holder = {"pk": "ACCOUNT#jss-7777", "account_id": "jss-7777", "whatsapp_number": PHONE, "version": 3}
+    db.put(config.accounts_table, holder)
+    db.put(config.accounts_table, {"pk": f"NUMBER#{number_fingerprint(PHONE)}", "account_id": "jss-7777"})
+    started = flows.start(victim.account_id, FlowKind.MIGRATION)
+
+    assert flows.receive(message_for(started, clock, PHONE))["outcome"] == "completed"
+    assert registry.get("jss-7777").whatsapp_number is None  # type: ignore[union-attr]
+    assert registry.owner_of(PHONE) == victim.account_id

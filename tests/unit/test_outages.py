@@ -127,3 +127,19 @@ def test_an_unreachable_idempotency_store_answers_503_so_meta_retries(monkeypatc
         answer = post_webhook(body, signature(body))
     assert_problem(answer, 503, "service_unavailable")
     assert post_webhook(body, signature(body)).json()["outcomes"] == ["completed"]
+
+
+def test_a_transaction_cancelled_by_throttling_is_an_outage_not_contention(monkeypatch: pytest.MonkeyPatch) -> None:
+    cancelled: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "..."},
+        "CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}],
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError(cancelled, "TransactWriteItems")
+
+    assert outage_kind(ClientError(cancelled, "TransactWriteItems")) == "throttled"
+    monkeypatch.setattr(services.dynamo().client, "transact_write_items", throttled)
+    answer = call("migrate", http_event("POST", "/v1/migrations", sub="jss-1001"))
+    assert_problem(answer, 503, "service_unavailable")  # not busy (429), not a 500
