@@ -54,7 +54,8 @@ class Settings:
             outbox_table=env["OUTBOX_TABLE"],
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             public_base_url=env["PUBLIC_BASE_URL"].rstrip("/"),
-            whatsapp_business_number=env["WHATSAPP_BUSINESS_NUMBER"],
+            # E.164 whichever way it was written (with or without the plus), compared as such.
+            whatsapp_business_number="+" + env["WHATSAPP_BUSINESS_NUMBER"].strip().lstrip("+"),
             whatsapp_phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"],
             mail_from=env.get("MAIL_FROM", "no-reply@jss.jogjakota.go.id"),
             mail_configuration_set=env.get("MAIL_CONFIGURATION_SET") or None,

@@ -268,7 +268,7 @@ class EmailNumberChange(Journey):
     @tracer.capture_method(capture_response=False)
     def change_number(self, account_id: str, change_token: str, typed_number: str) -> NumberUpdated:
         new_number = parse_whatsapp_number(typed_number)
-        if new_number == "+" + self.settings.whatsapp_business_number.lstrip("+"):
+        if new_number == self.settings.whatsapp_business_number:
             raise ServiceError("whatsapp_number_is_city")
         permit = self.db.get(self.settings.tokens_table, change_token_key(change_token))
         if (

@@ -244,3 +244,9 @@ def test_a_holder_recorded_without_any_proof_attribute_is_taken_over(
     assert flows.receive(message_for(started, clock, PHONE))["outcome"] == "completed"
     assert registry.get("jss-7777").whatsapp_number is None  # type: ignore[union-attr]
     assert registry.owner_of(PHONE) == victim.account_id
+
+
+@pytest.mark.parametrize("spelled", ["+6281100000000", "6281100000000", " +6281100000000 "])
+def test_the_city_number_is_e164_however_the_setting_spells_it(spelled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_BUSINESS_NUMBER", spelled)
+    assert Settings.from_environment().whatsapp_business_number == CITY
