@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.adapters.dynamo import BatchIncomplete, Dynamo  # noqa: E402
+from shared.adapters.aws import BatchIncomplete  # noqa: E402
+from shared.adapters.dynamo import Dynamo  # noqa: E402
 from shared.domain.account_import import (  # noqa: E402
     AccountImport,
     ImportRunning,

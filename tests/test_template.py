@@ -105,8 +105,11 @@ _NUMBER_KEY = {
 }
 # The data key encrypts the tables and the sync queues: reading needs Decrypt, writing GenerateDataKey.
 _DATA_KEY = {"kms:Decrypt DataKey", "kms:GenerateDataKey DataKey"}
+# A journey reads its flow or permit with the account (and limit, claim) in one BatchGetItem.
+_BATCH_READ = {"dynamodb:BatchGetItem TokensTable", "dynamodb:BatchGetItem AccountsTable"}
 _TOKENS_FLOWS = {"dynamodb:GetItem TokensTable", "dynamodb:PutItem TokensTable", "dynamodb:UpdateItem TokensTable"}
 _NUMBER_CHANGE = {
+    *_BATCH_READ,
     "dynamodb:GetItem AccountsTable",
     "dynamodb:UpdateItem AccountsTable",  # the account on its version (and a displaced holder)
     "dynamodb:PutItem AccountsTable",  # the new number's claim
@@ -121,12 +124,13 @@ _NUMBER_CHANGE = {
 }
 LEAST_PRIVILEGE: dict[str, set[str]] = {
     "MigrateFunction": {
+        *_BATCH_READ,
         "dynamodb:GetItem AccountsTable",
         *_TOKENS_FLOWS,
         "ssm:GetParameter TokenHmacKeyParameter",
         *_DATA_KEY,
     },
-    "ChangeNumberFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
+    "ChangeNumberFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS},  # a right password clears tries by UpdateItem
     "VerifyEmailFunction": {*_NUMBER_CHANGE, *_TOKENS_FLOWS, "dynamodb:DeleteItem TokensTable"},
     "WhatsAppWebhookFunction": {
         *(_NUMBER_CHANGE - {"dynamodb:DeleteItem AccountsTable"}),  # a migration has no old number

@@ -1,6 +1,6 @@
 """The account's contact data as the JSS profile shows it (step 6 of the migration guide)."""
 
-from shared.domain.phone import mask_email
+from shared.domain.accounts import mask_email
 from shared.services import accounts
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
 from shared.web.models import ContactCard

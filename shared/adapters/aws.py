@@ -40,6 +40,10 @@ THROTTLED_CANCELLATIONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "
 _FAILING = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException"}
 
 
+class BatchIncomplete(Exception):
+    """DynamoDB kept part of a batch unprocessed through every retry (sustained throttling)."""
+
+
 def outage_kind(error: BaseException) -> str | None:
     """``unreachable``, ``throttled`` or ``failing`` when ``error`` (or what caused it: Powertools
     wraps botocore's errors) is an AWS dependency not answering; None for anything else."""
@@ -49,6 +53,8 @@ def outage_kind(error: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, (ConnectionError, ConnectionClosedError, ReadTimeoutError)):
             return "unreachable"
+        if isinstance(current, BatchIncomplete):
+            return "throttled"
         if isinstance(current, ClientError):
             code = current.response.get("Error", {}).get("Code", "")
             cancelled = {reason.get("Code") for reason in current.response.get("CancellationReasons", [])}

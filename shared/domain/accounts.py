@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from shared.adapters.dynamo import Dynamo
+from shared.adapters.dynamo import Dynamo, ItemRef
 from shared.adapters.keys import number_fingerprint
 from shared.config import Settings
 from shared.errors import ServiceError
@@ -76,6 +76,23 @@ def is_tombstone(item: dict[str, Any]) -> bool:
     return "deleted_ms" in item
 
 
+def account_from_item(item: dict[str, Any] | None) -> Account | None:
+    """The account an item holds; none for a missing item or a deleted account's tombstone."""
+    return Account.from_item(item) if item and not is_tombstone(item) else None
+
+
+def required(account: Account | None) -> Account:
+    """The account behind a checked token; a token for an account we do not hold is a 404."""
+    if account is None:
+        raise ServiceError("account_not_found")
+    return account
+
+
+def claim_owner(item: dict[str, Any] | None) -> str | None:
+    """The account a number claim item names; none when the number is free."""
+    return str(item["account_id"]) if item else None
+
+
 class ChangeMethod:
     WHATSAPP_MIGRATION = "whatsapp_migration"
     WHATSAPP_CHANGE = "whatsapp_change"
@@ -96,16 +113,19 @@ class AccountRegistry:
         self.db = db
         self.settings = settings
 
+    def ref(self, account_id: str) -> ItemRef:
+        """Where the account is, for a batch read with other items (``account_from_item`` reads it)."""
+        return self.settings.accounts_table, account_key(account_id)
+
+    def claim_ref(self, e164: str) -> ItemRef:
+        """Where the number's claim is, for a batch read (``claim_owner`` reads it)."""
+        return self.settings.accounts_table, number_claim_key(e164)
+
     def get(self, account_id: str) -> Account | None:
-        item = self.db.get(self.settings.accounts_table, account_key(account_id))
-        return Account.from_item(item) if item and not is_tombstone(item) else None
+        return account_from_item(self.db.get(*self.ref(account_id)))
 
     def require(self, account_id: str) -> Account:
-        """The account behind a checked token; a token for an account we do not hold is a 404."""
-        account = self.get(account_id)
-        if account is None:
-            raise ServiceError("account_not_found")
-        return account
+        return required(self.get(account_id))
 
     def save(self, account: Account) -> None:
         """Writes a whole account record (seeding and administration, never the journeys)."""
@@ -117,9 +137,13 @@ class AccountRegistry:
             )
 
     def owner_of(self, e164: str) -> str | None:
-        item = self.db.get(self.settings.accounts_table, number_claim_key(e164))
-        return str(item["account_id"]) if item else None
+        return claim_owner(self.db.get(*self.claim_ref(e164)))
 
-    def held_by_another(self, e164: str, account_id: str) -> bool:
-        """True when the number is claimed by an account other than ``account_id``."""
-        return self.owner_of(e164) not in (None, account_id)
+
+def mask_email(email: str) -> str:
+    """``budi@example.com`` becomes ``b***i@example.com``. (Here, not with the numbers in
+    ``shared.domain.phone``: the contact card shows it without loading phonenumbers.)"""
+    local, _, domain = email.partition("@")
+    if len(local) <= 2:
+        return f"{local[:1]}***@{domain}"
+    return f"{local[0]}***{local[-1]}@{domain}"

@@ -20,12 +20,12 @@ from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.adapters.keys import keyed_hash
 from shared.adapters.mail import Mailer, MailNotSent
 from shared.config import Settings
-from shared.domain.accounts import Account, ChangeMethod
+from shared.domain.accounts import Account, ChangeMethod, account_from_item, mask_email, required
 from shared.domain.journey import Journey
-from shared.domain.limits import LimitReached, Window
+from shared.domain.limits import LimitReached, Recorded, Window
 from shared.domain.notifications import notify_number_changed, verification_code_email
-from shared.domain.open_items import replace_open_item
-from shared.domain.phone import display_number, mask_email, parse_whatsapp_number
+from shared.domain.open_items import OpenPointer, replace_open_item
+from shared.domain.phone import display_number, parse_whatsapp_number
 from shared.errors import ServiceError
 from shared.observability import logger, metrics, tracer
 
@@ -96,15 +96,20 @@ class EmailNumberChange(Journey):
 
     @tracer.capture_method(capture_response=False)
     def send_code(self, account_id: str) -> CodeSent:
-        account = self.accounts.require(account_id)
+        limit_name = f"email_code#{account_id}"
+        table = self.settings.tokens_table
+        # What sending reads, in one round trip: the account, its codes sent lately, its open code.
+        account_item, sent, open_code = self.db.batch_read(
+            [self.accounts.ref(account_id), self.limiter.ref(limit_name), (table, _active_code_key(account_id))]
+        )
+        account = required(account_from_item(account_item))
         if not account.email:
             raise ServiceError("email_not_registered")
         if not account.whatsapp_number:
             raise ServiceError("migration_required")
         now = round(self.clock(), 3)
-        limit_name = f"email_code#{account_id}"
         try:
-            self.limiter.hit(limit_name, [self.resend_window, self.hourly_window], now)
+            self.limiter.hit(limit_name, [self.resend_window, self.hourly_window], now, Recorded.of(sent))
         except LimitReached as limit:
             code = "code_resend_too_soon" if limit.window is self.resend_window else "code_hourly_limit"
             raise ServiceError(code, retry_after=limit.retry_after) from None
@@ -112,7 +117,6 @@ class EmailNumberChange(Journey):
         code = new_code()
         verification_id = str(uuid.uuid4())
         expires_at = int(now) + self.settings.email_code_ttl_seconds
-        table = self.settings.tokens_table
         self.db.put(
             table,
             {
@@ -136,7 +140,7 @@ class EmailNumberChange(Journey):
             metrics.add_metric(name="VerificationEmailNotSent", unit="Count", value=1)
             logger.warning("verification email not sent", extra={"error": str(error)})
             raise ServiceError("email_send_failed", retry_after=30) from error
-        self._activate(account_id, verification_id, expires_at)
+        self._activate(account_id, verification_id, expires_at, OpenPointer.of(open_code))
         metrics.add_metric(name="VerificationCodeSent", unit="Count", value=1)
         return CodeSent(
             verification_id=verification_id,
@@ -145,8 +149,9 @@ class EmailNumberChange(Journey):
             resend_after=int(now) + self.settings.email_code_resend_seconds,
         )
 
-    def _activate(self, account_id: str, verification_id: str, expires_at: int) -> None:
-        """Makes the new code the only usable one: the previous active code is superseded."""
+    def _activate(self, account_id: str, verification_id: str, expires_at: int, seen: OpenPointer) -> None:
+        """Makes the new code the only usable one: the previous active code is superseded. ``seen``:
+        the account's open-code pointer as read before the code was sent."""
         table = self.settings.tokens_table
 
         def activate_new(tx: Transaction) -> None:
@@ -181,6 +186,7 @@ class EmailNumberChange(Journey):
             expires_at,
             write_new=activate_new,
             close_previous=supersede,
+            seen=seen,
         )
 
     # ----------------------------------------------------------------- 2. check the code
@@ -270,7 +276,10 @@ class EmailNumberChange(Journey):
         new_number = parse_whatsapp_number(typed_number)
         if new_number == self.settings.whatsapp_business_number:
             raise ServiceError("whatsapp_number_is_city")
-        permit = self.db.get(self.settings.tokens_table, change_token_key(change_token))
+        # The account comes with the permit, in one read, for the change's first attempt.
+        permit, account_item = self.db.batch_read(
+            [(self.settings.tokens_table, change_token_key(change_token)), self.accounts.ref(account_id)]
+        )
         if (
             permit is None
             or permit["account_id"] != account_id
@@ -279,11 +288,11 @@ class EmailNumberChange(Journey):
         ):
             raise ServiceError("change_token_invalid")
 
+        # A number another account holds is refused by the claim's condition in the transaction
+        # (``claim`` below): no need to read the claim first.
         def check(account: Account) -> None:
             if new_number == account.whatsapp_number:
                 raise ServiceError("whatsapp_number_unchanged")
-            if self.accounts.held_by_another(new_number, account_id):
-                raise ServiceError("whatsapp_number_taken")
 
         def consume_permit(tx: Transaction, now: int) -> None:
             tx.update(
@@ -307,6 +316,7 @@ class EmailNumberChange(Journey):
                 clock=self.clock,
                 check=check,
                 stage=consume_permit,
+                known=account_from_item(account_item),
             )
         except ConditionFailed as failed:
             if "permit" in failed.labels:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Item, ItemRef, Transaction
 from shared.adapters.keys import keyed_hash
 from shared.config import Settings
-from shared.domain.open_items import replace_open_item
+from shared.domain.accounts import Account, AccountRegistry, account_from_item
+from shared.domain.open_items import OpenPointer, replace_open_item
 from shared.domain.phone import mask_number
 from shared.errors import ServiceError
 
@@ -103,6 +104,24 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class OpenedFlow:
+    """A flow read together with its account (None once the account is deleted) and the ``extra``
+    items its reader asked for in the same read, in the order asked (None where there is none)."""
+
+    flow: Flow
+    account: Account | None
+    extra: list[Item | None] = field(default_factory=list)
+
+
+ExtraItems = Callable[[str, FlowKind], list[ItemRef]]
+"""The items a reader wants read with a flow, given the flow's account and kind."""
+
+
+def no_extra(_account_id: str, _kind: FlowKind) -> list[ItemRef]:
+    return []
+
+
+@dataclass(frozen=True)
 class StartedFlow:
     flow_id: str
     status: FlowStatus
@@ -165,28 +184,53 @@ class FlowRecords:
         self.settings = settings
         self.clock = clock
         self.table = settings.tokens_table
+        self.accounts = AccountRegistry(db, settings)
 
     def get(self, flow_id: str) -> Flow | None:
         item = self.db.get(self.table, flow_key(flow_id))
         return Flow.from_item(item) if item else None
 
-    def by_link(self, token: str) -> Flow | None:
-        """The flow a link token opens; a token not of the link format opens none (and costs no read)."""
+    def read(self, flow_id: str, account_id: str, *extra: ItemRef) -> OpenedFlow | None:
+        """The flow with its account and ``extra`` items, in one batch read."""
+        flow, account, *more = self.db.batch_read(
+            [(self.table, flow_key(flow_id)), self.accounts.ref(account_id), *extra]
+        )
+        return OpenedFlow(Flow.from_item(flow), account_from_item(account), more) if flow else None
+
+    def by_link(self, token: str, extra: ExtraItems = no_extra) -> OpenedFlow | None:
+        """The flow a link token opens, with its account and the ``extra`` items: the link, then one
+        batch read. A token not of the link format opens none (and costs no read)."""
         if not TOKEN_FORMAT.fullmatch(token):
             return None
         link = self.db.get(self.table, link_key(token))
-        return self.get(link["flow_id"]) if link else None
+        if link is None:
+            return None
+        if "account_id" not in link:  # written before links named the account: the flow tells it
+            flow = self.get(link["flow_id"])
+            if flow is None:
+                return None
+            account, *more = self.db.batch_read(
+                [self.accounts.ref(flow.account_id), *extra(flow.account_id, flow.kind)]
+            )
+            return OpenedFlow(flow, account_from_item(account), more)
+        account_id = link["account_id"]
+        return self.read(link["flow_id"], account_id, *extra(account_id, FlowKind(link["kind"])))
 
-    def in_text(self, text: str) -> tuple[Flow, str] | None:
-        """The flow whose link token a message carries, and the token."""
+    def in_text(self, text: str, extra: ExtraItems = no_extra) -> tuple[OpenedFlow, str] | None:
+        """The flow whose link token a message carries (read as ``by_link`` does), and the token."""
         # People edit the draft, so look for the token anywhere; a few lookups at most per message.
         for candidate in _TOKEN_CANDIDATE.findall(text)[:_MAX_CANDIDATES]:
-            if flow := self.by_link(candidate):
-                return flow, candidate
+            if opened := self.by_link(candidate, extra):
+                return opened, candidate
         return None
 
-    def open(self, flow: Flow, token: str) -> None:
-        """Writes the flow and its link, replacing the account's open flow of the same kind."""
+    def open_flow_ref(self, account_id: str, kind: FlowKind) -> ItemRef:
+        """Where the account's open-flow pointer is, for a batch read (``OpenPointer.of`` reads it)."""
+        return self.table, open_flow_key(account_id, kind)
+
+    def open(self, flow: Flow, token: str, seen: OpenPointer | None = None) -> None:
+        """Writes the flow and its link, replacing the account's open flow of the same kind
+        (``seen``: its pointer, if read already)."""
         table = self.table
         keep_for = self.settings.flow_ttl_seconds + self.settings.result_view_seconds
 
@@ -202,7 +246,9 @@ class FlowRecords:
                 "ttl": flow.created_at + keep_for,
             }
             tx.put("flow", table, item, "attribute_not_exists(pk)")
-            tx.put("link", table, {**link_key(token), "flow_id": flow.flow_id, "ttl": flow.expires_at})
+            # The link names the account and kind too, so its readers fetch flow and account at once.
+            link = {"flow_id": flow.flow_id, "account_id": flow.account_id, "kind": str(flow.kind)}
+            tx.put("link", table, {**link_key(token), **link, "ttl": flow.expires_at})
 
         def close_previous(tx: Transaction, previous_id: str) -> None:
             previous = self.get(previous_id)
@@ -219,6 +265,7 @@ class FlowRecords:
             flow.expires_at,
             write_new=write_new,
             close_previous=close_previous,
+            seen=seen,
         )
 
     def await_password(self, flow: Flow, number: str, sealed: str) -> bool:

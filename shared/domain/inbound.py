@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared.adapters.aws import CLIENT_CONFIG
 from shared.adapters.keys import secret
 from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
 from shared.config import Settings
@@ -119,8 +118,9 @@ class WebhookReceiver:
 
     @cached_property
     def message_ids(self) -> DynamoDBPersistenceLayer:
-        """The store of message ids already applied (or being applied right now)."""
-        return DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table, boto_config=CLIENT_CONFIG)
+        """The store of message ids already applied (or being applied right now), on the journeys'
+        own DynamoDB client: a second one would cost the webhook's cold start its making."""
+        return DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table, boto3_client=self.flows.db.client)
 
     def _once(self) -> Any:
         if self._apply_once is None:

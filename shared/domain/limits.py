@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
-from shared.adapters.dynamo import ConditionFailed, Dynamo
+from shared.adapters.dynamo import ConditionFailed, Dynamo, Item, ItemRef
 from shared.errors import ServiceError
 
 _ATTEMPTS = 8
@@ -38,6 +39,19 @@ class Window:
         return max(0, math.ceil(free_at - now))
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A limit's item as read: the recorded hits and the version a write must still find."""
+
+    hits: list[float]
+    version: int = 0
+
+    @classmethod
+    def of(cls, item: Item | None) -> Recorded:
+        item = item or {}
+        return cls(list(item.get("hits", [])), int(item.get("version", 0)))
+
+
 class LimitReached(Exception):
     def __init__(self, retry_after: int, window: Window) -> None:
         super().__init__(f"retry after {retry_after}s")
@@ -53,27 +67,38 @@ class SlidingWindowLimiter:
     def _key(self, name: str) -> dict[str, str]:
         return {"pk": f"LIMIT#{name}"}
 
-    def recent(self, name: str, window: Window, now: float) -> list[float]:
-        item = self.db.get(self.table, self._key(name)) or {}
-        return [h for h in item.get("hits", []) if h > now - window.seconds]
+    def ref(self, name: str) -> ItemRef:
+        """Where the limit is, for a caller reading it with other items in one batch (``Recorded.of``)."""
+        return self.table, self._key(name)
 
-    def check(self, name: str, window: Window, now: float) -> None:
-        """Raises ``LimitReached`` if one more hit would exceed the window, without recording one."""
-        if wait := window.blocked_for(self.recent(name, window, now), now):
+    def read(self, name: str) -> Recorded:
+        return Recorded.of(self.db.get(self.table, self._key(name)))
+
+    def recent(self, name: str, window: Window, now: float) -> list[float]:
+        return [h for h in self.read(name).hits if h > now - window.seconds]
+
+    def check(self, name: str, window: Window, now: float, recorded: Recorded | None = None) -> None:
+        """Raises ``LimitReached`` if one more hit would exceed the window, without recording one.
+        ``recorded``: the limit as the caller read it already (else it is read now)."""
+        if recorded is None:
+            recorded = self.read(name)
+        if wait := window.blocked_for(recorded.hits, now):
             raise LimitReached(wait, window)
 
-    def hit(self, name: str, windows: list[Window], now: float) -> None:
-        """Records one hit if every window has room, else raises ``LimitReached`` for the tightest."""
+    def hit(self, name: str, windows: list[Window], now: float, recorded: Recorded | None = None) -> None:
+        """Records one hit if every window has room, else raises ``LimitReached`` for the tightest.
+
+        ``recorded`` (the limit as the caller read it) spares the first read: the write is
+        conditional on its version all the same, and a lost race reads again."""
         longest = max(w.seconds for w in windows)
         for attempt in range(_ATTEMPTS):
-            item = self.db.get(self.table, self._key(name)) or {}
-            version = int(item.get("version", 0))
-            hits = sorted(h for h in item.get("hits", []) if h > now - longest)
+            seen = recorded if attempt == 0 and recorded is not None else self.read(name)
+            hits = sorted(h for h in seen.hits if h > now - longest)
             wait, blocking = max(((w.blocked_for(hits, now), w) for w in windows), key=lambda pair: pair[0])
             if wait:
                 raise LimitReached(wait, blocking)
             try:
-                self._write(name, [*hits, now], version, now + longest)
+                self._write(name, [*hits, now], seen.version, now + longest)
                 return
             except ConditionFailed:
                 _back_off(attempt)
@@ -95,7 +120,13 @@ class SlidingWindowLimiter:
                 _back_off(attempt)
 
     def reset(self, name: str) -> None:
-        self.db.delete(self.table, self._key(name))
+        """Clears the recorded hits. The version counts on: were the item deleted, a new one would
+        start at version 1 again, and a writer holding an older read of that version could write
+        over the hits recorded since."""
+        with suppress(ConditionFailed):  # no item: nothing recorded to clear
+            self.db.update(
+                self.table, self._key(name), "SET hits = :none ADD version :one", "attribute_exists(pk)", none=[], one=1
+            )
 
     def _write(self, name: str, hits: list[float], version: int, expires: float) -> None:
         self.db.put(

@@ -76,9 +76,12 @@ class NumberChanges:
         check: Callable[[Account], None],
         stage: Callable[[Transaction, int], None],
         also_phone_number: bool = False,
+        known: Account | None = None,
     ) -> CommittedChange:
         """Reads the account, lets ``check`` refuse it (by raising), and commits the journey's own
         ``stage`` (consuming its flow or token) together with the number change, all or nothing.
+        ``known``: the account as the journey read it a moment ago, used instead of the first read
+        (the update is conditioned on its ``version`` all the same); every retry reads it again.
 
         Read again and retried when only the account (or the holder being displaced) changed
         meanwhile, or transactions clashed. A number held elsewhere is taken over when the rule above
@@ -90,7 +93,7 @@ class NumberChanges:
         for attempt in range(_ATTEMPTS):
             if attempt:
                 back_off(attempt - 1)
-            account = self.accounts.require(account_id)
+            account = known if attempt == 0 and known is not None else self.accounts.require(account_id)
             check(account)
             moment = clock()
             tx = self.db.transaction()
@@ -117,13 +120,17 @@ class NumberChanges:
     def holder_to_displace(self, number: str, account_id: str, method: str) -> Account | None:
         """The unverified account a change by ``method`` would take ``number`` from; None when the
         number is free or already ``account_id``'s. Raises ``NumberHeld`` when it cannot be taken."""
-        owner = self.accounts.owner_of(number)
+        return self.displaceable(self.accounts.owner_of(number), number, account_id, method)
+
+    def displaceable(self, owner: str | None, number: str, account_id: str, method: str) -> Account | None:
+        """``holder_to_displace`` for a claim read already: ``owner`` is the account it names."""
         if owner is None or owner == account_id:
             return None
+        if method not in _PROVEN_BY_WHATSAPP:
+            raise NumberHeld(mask_number(number))  # only a WhatsApp proof takes a number over
         holder = self.accounts.get(owner)
         # A claim whose account does not (yet) show the number is an import in flight: not ours to take.
-        takeable = holder is not None and holder.whatsapp_number == number and not holder.whatsapp_verified
-        if method not in _PROVEN_BY_WHATSAPP or not takeable:
+        if holder is None or holder.whatsapp_number != number or holder.whatsapp_verified:
             raise NumberHeld(mask_number(number))
         return holder
 

@@ -156,11 +156,3 @@ def mask_number(e164: str) -> str:
         else:
             masked.append(ch)
     return "".join(masked)
-
-
-def mask_email(email: str) -> str:
-    """``budi@example.com`` becomes ``b***i@example.com``."""
-    local, _, domain = email.partition("@")
-    if len(local) <= 2:
-        return f"{local[:1]}***@{domain}"
-    return f"{local[0]}***{local[-1]}@{domain}"

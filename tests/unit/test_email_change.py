@@ -634,15 +634,15 @@ def test_a_number_claimed_during_the_change_is_refused_and_nothing_is_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     permit = permit_for(service, ses, citizen.account_id)
-    owner_of = service.accounts.owner_of
+    stage = service.number_changes.stage
 
-    def racing_owner_of(e164: str) -> str | None:
-        answer = owner_of(e164)  # free when checked ...
-        make_account("jss-2005", email="rina@example.com", whatsapp_number=e164)  # ... claimed right after
-        return answer
+    def racing_stage(tx: Any, account: Account, new_number: str, *args: Any) -> None:
+        # free when the account was read and checked, claimed while the change is being written
+        make_account("jss-2005", email="rina@example.com", whatsapp_number=new_number)
+        stage(tx, account, new_number, *args)
 
     with monkeypatch.context() as patched:
-        patched.setattr(service.accounts, "owner_of", racing_owner_of)
+        patched.setattr(service.number_changes, "stage", racing_stage)
         refused(
             lambda: service.change_number(citizen.account_id, permit.change_token, FREE_WA), "whatsapp_number_taken"
         )
@@ -714,16 +714,16 @@ def test_one_token_used_twice_at_once_changes_the_number_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     permit = permit_for(service, ses, citizen.account_id)
-    owner_of = service.accounts.owner_of
+    stage = service.number_changes.stage
     inner: list[Any] = []
 
-    def racing_owner_of(e164: str) -> str | None:
-        if not inner:  # the second request checks and commits while the first is between its reads
+    def racing_stage(*args: Any) -> None:
+        if not inner:  # the second request checks and commits while the first is building its change
             inner.append(None)
             inner[0] = service.change_number(citizen.account_id, permit.change_token, FREE_WA)
-        return owner_of(e164)
+        stage(*args)
 
-    monkeypatch.setattr(service.accounts, "owner_of", racing_owner_of)
+    monkeypatch.setattr(service.number_changes, "stage", racing_stage)
     refused(lambda: service.change_number(citizen.account_id, permit.change_token, NEW_WA), "change_token_invalid")
 
     assert inner[0].whatsapp_number == FREE_WA

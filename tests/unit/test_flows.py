@@ -18,7 +18,7 @@ from shared.adapters.keys import keyed_hash, number_fingerprint
 from shared.adapters.mail import Mailer
 from shared.clock import iso, wib_time
 from shared.config import Settings
-from shared.domain import whatsapp_flows as flows_module
+from shared.domain import password_confirmation
 from shared.domain.accounts import Account, AccountRegistry, account_key
 from shared.domain.flows import (
     CHANGE_SUCCESS,
@@ -761,7 +761,7 @@ def test_a_try_is_counted_on_the_flow_and_the_account_before_the_comparison(
         attempts = int(flow_item(db, config, started.flow_id).get("password_attempts", 0))
         steps.append((step, attempts, len(password_hits(flows, linked_bcrypt.account_id, clock.now))))
 
-    check, hit, verify = flows.limiter.check, flows.limiter.hit, flows_module.verify_password
+    check, hit, verify = flows.limiter.check, flows.limiter.hit, password_confirmation.verify_password
 
     def spy_check(*args: Any) -> None:
         seen("account lock looked at")
@@ -777,7 +777,7 @@ def test_a_try_is_counted_on_the_flow_and_the_account_before_the_comparison(
 
     monkeypatch.setattr(flows.limiter, "check", spy_check)
     monkeypatch.setattr(flows.limiter, "hit", spy_hit)
-    monkeypatch.setattr(flows_module, "verify_password", spy_verify)
+    monkeypatch.setattr(password_confirmation, "verify_password", spy_verify)
 
     assert flows.confirm_password(token, "salah").error.code == "wrong_password"  # type: ignore[union-attr]
 

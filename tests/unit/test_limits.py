@@ -10,7 +10,7 @@ import pytest
 from shared.adapters.dynamo import ConditionFailed, Dynamo
 from shared.config import Settings
 from shared.domain import limits
-from shared.domain.limits import LimitReached, SlidingWindowLimiter, Window
+from shared.domain.limits import LimitReached, Recorded, SlidingWindowLimiter, Window
 from shared.errors import ServiceError
 
 T0 = 1_750_000_000
@@ -272,3 +272,60 @@ def test_a_race_lost_once_is_retried_after_a_pause(
     SlidingWindowLimiter(racing, config.tokens_table).hit("k", [window], T0 + 1)
     assert len(pauses) == 1
     assert limiter.recent("k", window, T0 + 2) == [T0, T0 + 1]
+
+
+# ----------------------------------------------------------------- a limit read with other items
+
+
+def test_check_on_a_limit_read_already_reads_nothing(limiter: SlidingWindowLimiter, config: Settings) -> None:
+    window = Window(limit=2, seconds=60)
+    limiter.hit("k", [window], T0)
+    limiter.hit("k", [window], T0 + 5)
+    recorded = limiter.read("k")
+    counting = RacingDynamo(lambda: None)
+    with pytest.raises(LimitReached) as caught:
+        SlidingWindowLimiter(counting, config.tokens_table).check("k", window, T0 + 10, recorded)
+    assert caught.value.retry_after == 50
+    assert counting.reads == 0
+    assert Recorded.of(None) == Recorded([], 0)  # a limit never hit
+
+
+def test_a_hit_on_a_limit_read_already_writes_on_its_version(limiter: SlidingWindowLimiter, config: Settings) -> None:
+    window = Window(limit=5, seconds=600)
+    limiter.hit("k", [window], T0)
+    recorded = limiter.read("k")
+    counting = RacingDynamo(lambda: None)
+    SlidingWindowLimiter(counting, config.tokens_table).hit("k", [window], T0 + 1, recorded)
+    assert counting.reads == 0
+    assert limiter.read("k") == Recorded([T0, T0 + 1], recorded.version + 1)
+
+
+def test_a_hit_on_a_stale_read_loses_its_condition_and_reads_again(
+    limiter: SlidingWindowLimiter, config: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits.time, "sleep", lambda _seconds: None)
+    window = Window(limit=2, seconds=600)
+    stale = limiter.read("k")  # read with the other items of a request ...
+    limiter.hit("k", [window], T0)  # ... then two other requests take both slots
+    limiter.hit("k", [window], T0 + 1)
+    with pytest.raises(LimitReached):
+        limiter.hit("k", [window], T0 + 2, stale)
+    assert limiter.recent("k", window, T0 + 3) == [T0, T0 + 1]  # nothing overwritten, nothing added
+
+
+def test_a_reset_keeps_counting_versions_so_an_old_read_cannot_write_over_newer_hits(
+    limiter: SlidingWindowLimiter,
+) -> None:
+    window = Window(10, 3600)
+    limiter.hit("password#jss-1", [window], 100.0)
+    stale = limiter.read("password#jss-1")  # a request still holding this read...
+    limiter.reset("password#jss-1")  # ...while a right password clears the tries
+    limiter.hit("password#jss-1", [window], 200.0)  # and a new try is recorded
+    limiter.hit("password#jss-1", [window], 300.0, stale)
+    # Had the reset deleted the item, the new try would be version 1 again, as the stale read.
+    assert limiter.read("password#jss-1").hits == [200.0, 300.0]
+
+
+def test_a_reset_of_a_limit_never_hit_writes_nothing(limiter: SlidingWindowLimiter) -> None:
+    limiter.reset("password#jss-2")
+    assert limiter.db.get(limiter.table, {"pk": "LIMIT#password#jss-2"}) is None

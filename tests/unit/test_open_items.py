@@ -9,7 +9,7 @@ import pytest
 
 from shared.adapters.dynamo import Dynamo, Transaction
 from shared.config import Settings
-from shared.domain.open_items import replace_open_item
+from shared.domain.open_items import OpenPointer, replace_open_item
 from shared.errors import ServiceError
 
 POINTER = {"pk": "ACTIVE#test#jss-1001"}
@@ -24,7 +24,7 @@ class Opener:
         self.meanwhile: list[Any] = []  # callables run while the next transaction is being built
         self.after_read: list[Any] = []  # callables run right after the previous item was read
 
-    def open(self, new_id: str, expires_at: int = 1_750_000_600) -> None:
+    def open(self, new_id: str, expires_at: int = 1_750_000_600, seen: OpenPointer | None = None) -> None:
         def write_new(tx: Transaction) -> None:
             if self.meanwhile:
                 self.meanwhile.pop(0)()
@@ -49,7 +49,14 @@ class Opener:
             )
 
         replace_open_item(
-            self.db, self.table, POINTER, new_id, expires_at, write_new=write_new, close_previous=close_previous
+            self.db,
+            self.table,
+            POINTER,
+            new_id,
+            expires_at,
+            write_new=write_new,
+            close_previous=close_previous,
+            seen=seen,
         )
 
     def pointer(self) -> dict[str, Any] | None:
@@ -121,3 +128,24 @@ def test_always_contended_gives_up_without_writing(opener: Opener) -> None:
     assert (busy.value.code, busy.value.status, busy.value.retry_after) == ("busy", 429, 1)
     assert opener.db.get(opener.table, {"pk": "ITEM#item-2"}) is None
     assert opener.pointer()["open_id"] != "item-2"  # type: ignore[index]
+
+
+def test_a_pointer_read_already_is_used_as_read(opener: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    opener.open("item-1")
+    seen = OpenPointer.of(opener.pointer())
+    reads: list[Any] = []
+    get = opener.db.get
+    monkeypatch.setattr(opener.db, "get", lambda table, key: reads.append(key) or get(table, key))
+    opener.open("item-2", seen=seen)
+    assert POINTER not in reads  # only the previous item was read, to close it
+    assert opener.closed == ["item-1"]
+    assert (opener.status("item-1"), opener.status("item-2")) == ("closed", "open")
+
+
+@pytest.mark.parametrize("stale", [None, "item-0"], ids=["no-pointer-then", "another-item-then"])
+def test_a_pointer_read_before_it_moved_loses_the_race_and_is_read_again(opener: Opener, stale: str | None) -> None:
+    opener.open("item-1")  # after the caller read the pointer
+    opener.open("item-2", seen=OpenPointer(stale))
+    assert opener.closed[-1] == "item-1"  # the second attempt closes what is open now
+    assert opener.pointer()["open_id"] == "item-2"  # type: ignore[index]
+    assert (opener.status("item-1"), opener.status("item-2")) == ("closed", "open")

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from shared.domain.phone import display_number, from_whatsapp_id, mask_email, mask_number, parse_whatsapp_number
+from shared.domain.accounts import mask_email
+from shared.domain.phone import display_number, from_whatsapp_id, mask_number, parse_whatsapp_number
 from shared.errors import ServiceError
 
 # (typed, E.164): the spellings citizens use for the same kinds of numbers.
