@@ -13,7 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
-tracer = Tracer()
+# X-Ray traces the AWS calls (botocore); patching every library it knows (sqlite3, httplib, ...)
+# imports them at each cold start for nothing.
+tracer = Tracer(patch_modules=("botocore",))
 # JSSWhatsApp/<Stage> on AWS (template.yaml); Powertools needs one even where metrics are disabled.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "JSSWhatsApp")
 

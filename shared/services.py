@@ -1,6 +1,7 @@
 """The domain services, wired once per container on first use.
 
-Imports sit inside the factories so a function loads only what it uses (cold starts).
+Imports sit inside the factories so a function loads only what it uses (cold starts). Under Lambda
+SnapStart they are loaded, and the clients made, before the snapshot instead (``shared.snapstart``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from shared import snapstart
 from shared.adapters.dynamo import Dynamo
 from shared.config import settings
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from shared.domain.email_change import EmailNumberChange
     from shared.domain.inbound import WebhookReceiver
     from shared.domain.whatsapp_flows import WhatsAppFlows
+
+snapstart.register()  # every function imports this module during its init, where the hooks belong
 
 
 @cache

@@ -320,3 +320,41 @@ def test_a_web_acl_puts_cloudfront_in_front_of_the_api(web_acl: str) -> None:
     assert config["WebACLId"] == {"Ref": "EdgeWebAclArn"}
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert config["Origins"][0]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+# IAM names SES's actions "ses:" for both of its APIs; the code calls SES v2.
+_BOTOCORE_NAMES = {"ses": "sesv2"}
+
+
+def _layer_botocore_services() -> set[str]:
+    found = re.search(r"^BOTOCORE_SERVICES := (.+)$", (ROOT / "shared" / "Makefile").read_text(), re.MULTILINE)
+    assert found, "shared/Makefile names the botocore models the layer keeps"
+    return set(found.group(1).split())
+
+
+def test_the_layer_keeps_the_api_model_of_every_service_a_function_may_call() -> None:
+    """The layer drops botocore's models of the ~430 other services; a client of a dropped one fails."""
+    granted = {grant.split(":", 1)[0] for name in FUNCTIONS for grant in grants(name)}
+    granted -= {"kms"}  # DynamoDB, SSM and Secrets Manager call KMS for the functions
+    assert {_BOTOCORE_NAMES.get(service, service) for service in granted} <= _layer_botocore_services()
+
+
+def test_the_layer_keeps_the_api_model_of_every_client_the_code_makes() -> None:
+    code = "\n".join(path.read_text() for path in (ROOT / "shared").rglob("*.py"))
+    made = set(re.findall(r"""\.client\(\s*["']([a-z0-9-]+)["']""", code))
+    assert made, "the pattern still finds the clients"
+    assert made <= _layer_botocore_services()
+
+
+def test_snapstart_is_one_switch_for_every_function_and_off_by_default() -> None:
+    parameter = TEMPLATE["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    assert TEMPLATE["Globals"]["Function"]["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    assert all("SnapStart" not in function(name) for name in FUNCTIONS)
+
+
+def test_the_password_function_has_the_cpu_for_a_bcrypt_check() -> None:
+    """B1.4's bcrypt check is CPU: at 512 MB (0.29 vCPU) it took the citizen ~190 ms (README)."""
+    assert function("ChangeNumberFunction")["MemorySize"] == 1024
+    assert TEMPLATE["Globals"]["Function"]["MemorySize"] == 512

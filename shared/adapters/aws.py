@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -25,6 +26,16 @@ CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
     tcp_keepalive=True,
 )
+
+
+def default_session() -> boto3.Session:
+    """The session ``boto3.client`` uses, for the clients Powertools makes too: clients of one session
+    share what botocore loads once (endpoint rules, partitions); each new session parses it all again,
+    about 20 ms of a cold start."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION  # type: ignore[return-value]
+
 
 # Error codes AWS services answer when they shed load or fail on their side.
 _THROTTLED = {

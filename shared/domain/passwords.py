@@ -7,8 +7,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _argon2 = PasswordHasher()
-# Compared against when an account has no usable hash, so the answer takes as long as a real check.
-_DUMMY_BCRYPT = b"$2b$12$sCZAepDuVlTPHPC68Qa5IurKUHPsLjXiyfvzAwXM.QyMYobOZ6PSW"
+# Compared against when an account has no usable hash, so the answer takes as long as a real check:
+# cost 10, as Laravel writes every JSS hash (a dearer dummy would make those accounts stand out).
+_DUMMY_BCRYPT = b"$2b$10$CJd0JktFW/WhOGCTH92rSOHIkQt2Xo4gZ733jBTCONMY78JlES752"
 
 
 def verify_password(password: str, stored_hash: str | None) -> bool:
