@@ -13,7 +13,7 @@ PYTHON_BIN := $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint typecheck template-check checkov build compat unit integration openapi schemas import fake-export bench-import clean
+.PHONY: install run test lint typecheck template-check checkov build compat unit integration openapi schemas import fake-export bench bench-import clean
 
 install: $(STAMPS)/python $(STAMPS)/node
 
@@ -100,6 +100,11 @@ import: install
 # A fake export of the JSS user table (no real data): make fake-export N=100000 OUT=jss-export.csv
 fake-export: install
 	$(PY) -m scripts.fake_export --count $(or $(N),1000) --out $(or $(OUT),jss-export.csv) --passwords $(or $(OUT),jss-export.csv).passwords.json
+
+# Cold starts, layer size, warm journey steps and their AWS calls, password checks and the local
+# gateway, each against a floor measured in the same run, with the targets (not part of make test).
+bench: build
+	$(PY) -m scripts.bench
 
 # Imports 100,000 generated accounts into a DynamoDB Local of its own, against the floor of raw
 # BatchWriteItem calls writing the same items, in interleaved rounds (not part of make test).
