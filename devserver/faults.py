@@ -18,8 +18,9 @@ outage: one module owns all of them and ``/__dev/faults``.
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import json
+import re
 import select
 import socket
 import threading
@@ -29,8 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, Protocol
+from io import BufferedIOBase, BufferedReader
+from socketserver import StreamRequestHandler
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from devserver.gateway import BodyRefused, LocalHTTPServer, LocalResponse, Request, json_response, read_body
@@ -46,6 +48,12 @@ UPSTREAM_TIMEOUT_SECONDS = 120.0
 MAX_RELAYED_BYTES = 16 * 1024 * 1024
 _RELAY_PIECE_BYTES = 64 * 1024
 _HUNG_UP_POLL_SECONDS = 0.2
+# What http.server and http.client allow a head: lines of 64 KiB, 100 header fields.
+_MAX_LINE_BYTES = 65536
+_MAX_HEADERS = 100
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: |$)")
+# A chunk-size line of a chunked body: hex digits, then optional extensions.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
 @dataclass(frozen=True)
@@ -156,78 +164,217 @@ class FaultProxy:
             self._server.server_close()
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    """One client connection, kept alive, paired with one kept-alive connection to the backend.
-    (``http.client`` sets TCP_NODELAY on that one; ``LocalHTTPServer`` on the client's.)"""
+class _Garbled(Exception):
+    """The backend answered something that is not HTTP/1.x."""
 
-    protocol_version = "HTTP/1.1"
+
+@dataclass(frozen=True)
+class _Head:
+    """A request's or an answer's start line and header fields: the bytes as they came (the blank
+    line included), and what framing them needs."""
+
+    raw: bytes
+    start: bytes  # the start line, without its line end
+    fields: dict[str, str]  # lower-case name: its first value
+
+
+def _read_head(stream: BufferedIOBase) -> _Head | None:
+    """The next head on ``stream``, or None when the peer closed the connection before it. Lines and
+    fields are limited as ``http.server`` limits them (a request over them is refused, 431)."""
+    start = stream.readline(_MAX_LINE_BYTES + 1)
+    if not start:
+        return None
+    if len(start) > _MAX_LINE_BYTES:
+        raise BodyRefused(414, "Request-URI Too Long")
+    lines = [start]
+    fields: dict[str, str] = {}
+    while start.strip():  # (an empty start line is no head: the caller refuses it)
+        line = stream.readline(_MAX_LINE_BYTES + 1)
+        lines.append(line)
+        if line in (b"\r\n", b"\n"):
+            break
+        if not line:
+            raise ConnectionResetError("the peer closed the connection mid-head")
+        if len(line) > _MAX_LINE_BYTES or len(lines) > _MAX_HEADERS + 1:
+            raise BodyRefused(431, "Request Header Fields Too Large")
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields.setdefault(name.strip().lower().decode("latin-1"), value.strip().decode("latin-1"))
+    return _Head(b"".join(lines), start.rstrip(b"\r\n"), fields)
+
+
+def _request_line(start: bytes) -> tuple[bytes, tuple[int, int]]:
+    """The method and HTTP version of a request line; a line that is neither is refused (400)."""
+    words = start.split()
+    if len(words) != 3 or not words[2].startswith(b"HTTP/"):
+        raise BodyRefused(400, "Bad Request")
+    major, dot, minor = words[2][5:].partition(b".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        raise BodyRefused(400, "Bad Request")
+    if int(major) >= 2:
+        raise BodyRefused(505, "HTTP Version Not Supported")
+    return words[0], (int(major), int(minor))
+
+
+def _keeps_alive(version: tuple[int, int], fields: Mapping[str, str]) -> bool:
+    """Whether a request leaves its connection open, as ``http.server`` decides it."""
+    connection = fields.get("connection", "").lower()
+    if connection == "close":
+        return False
+    return version >= (1, 1) or connection == "keep-alive"
+
+
+class _ProxyHandler(StreamRequestHandler):
+    """One client connection, kept alive, paired with one kept-alive connection to the backend.
+
+    A request is read just far enough to frame it (request line, header fields, body), then what the
+    mode says is done with it; ``up`` relays it upstream as the bytes it came as, in one write, and
+    the answer back the same way. Both connections have TCP_NODELAY (``LocalHTTPServer`` sets it on
+    the client's)."""
+
     timeout = UPSTREAM_TIMEOUT_SECONDS  # an idle client connection is closed after this long
     proxy: FaultProxy
-    _upstream: http.client.HTTPConnection | None = None
+    _upstream: socket.socket | None = None
+    _answers: BufferedReader | None = None  # what the backend sends on ``_upstream``
 
-    def _relay(self) -> None:
+    def handle(self) -> None:
+        with contextlib.suppress(TimeoutError):  # a quiet client: its connection is closed
+            while self._relay():
+                pass
+
+    def _relay(self) -> bool:
+        """One request, and what the mode makes of it; False when the connection is to close."""
         try:
-            body = read_body(self.headers, self.rfile, MAX_RELAYED_BYTES)
+            request = _read_head(self.rfile)
+            if request is None:
+                return False  # the client closed the connection
+            method, version = _request_line(request.start)
+            if version >= (1, 1) and request.fields.get("expect", "").lower() == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = read_body(request.fields, self.rfile, MAX_RELAYED_BYTES)
         except BodyRefused as refused:
             self.wfile.write(self._head(refused.status, [("Content-Length", "0"), ("Connection", "close")]))
-            self.close_connection = True
-            return
+            return False
+        keep_alive = _keeps_alive(version, request.fields)
         mode, thawed = self.proxy.current()
         if mode == "up":
-            self._forward(body)
-        elif mode == "down":
-            self.close_connection = True
-        elif mode == "frozen":
+            return self._forward(request, method, body) and keep_alive
+        if mode == "down":
+            return False
+        if mode == "frozen":
             self._hold(thawed)
-            self.close_connection = True
+            return False
+        self._answer(self.proxy.canned[mode])
+        return keep_alive
+
+    def _forward(self, request: _Head, method: bytes, body: bytes) -> bool:
+        """The backend's answer, status line, header fields and body, byte for byte; False when the
+        backend closes the connection after it (or is gone, or garbled: the client then sees its
+        connection closed, as it would directly)."""
+        if "transfer-encoding" in request.fields:  # read_body took only chunked: re-chunk it
+            sent = request.raw + (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
         else:
-            self._answer(self.proxy.canned[mode])
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _relay
-
-    def _forward(self, body: bytes) -> None:
-        """The backend's answer, status line, headers and body as it sent them (a chunked body is
-        relayed as it arrives: the same bytes, in chunks of the proxy's own)."""
+            sent = request.raw + body
         try:
-            response = self._exchange(body)
-        except (OSError, http.client.HTTPException):  # the backend is gone or garbled: the client sees
-            self.close_connection = True  # a closed connection, as it would directly
-            return
-        head = self._head(response.status, response.getheaders(), response.reason, response.version)
-        has_body = self.command != "HEAD" and response.status >= 200 and response.status not in (204, 304)
-        if response.chunked and has_body:
-            self.wfile.write(head)
-            while piece := response.read1(_RELAY_PIECE_BYTES):
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            self.wfile.write(b"0\r\n\r\n")
-        else:
-            self.wfile.write(head + response.read())
-        if response.will_close:  # the backend closes (or ends its body by closing): so does the proxy
-            self.close_connection = True
+            answer, status, version = self._exchange(sent)
+            return self._relay_answer(answer, status, version, method)
+        except (OSError, _Garbled):
+            self._close_upstream()
+            return False
 
-    def _exchange(self, body: bytes) -> http.client.HTTPResponse:
-        """Sends the request upstream; once more on a fresh connection when a reused one turns out
-        to have been closed by the backend meanwhile (nothing was answered on it)."""
-        reused = self._upstream is not None and self._upstream.sock is not None
+    def _exchange(self, sent: bytes) -> tuple[_Head, int, tuple[int, int]]:
+        """Sends the request upstream and reads the answer's head; once more on a fresh connection
+        when a reused one turns out to have been closed by the backend meanwhile (nothing was
+        answered on it)."""
+        reused = self._upstream is not None
         try:
-            return self._send_upstream(body)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self._send_upstream(sent)
+        except (ConnectionResetError, BrokenPipeError):
             if not reused:
                 raise
             self._close_upstream()
-            return self._send_upstream(body)
+            return self._send_upstream(sent)
 
-    def _send_upstream(self, body: bytes) -> http.client.HTTPResponse:
-        if self._upstream is None:
-            self._upstream = http.client.HTTPConnection(
-                self.proxy.upstream_host, self.proxy.upstream_port, timeout=UPSTREAM_TIMEOUT_SECONDS
+    def _send_upstream(self, sent: bytes) -> tuple[_Head, int, tuple[int, int]]:
+        if self._upstream is None or self._answers is None:
+            upstream = socket.create_connection(
+                (self.proxy.upstream_host, self.proxy.upstream_port), timeout=UPSTREAM_TIMEOUT_SECONDS
             )
-        chunked = "transfer-encoding" in self.headers  # read_body took only chunked: re-chunk it
-        self._upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-        for name, value in self.headers.items():
-            self._upstream.putheader(name, value)
-        self._upstream.endheaders([body] if chunked else body or None, encode_chunked=chunked)
-        return self._upstream.getresponse()
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._upstream, self._answers = upstream, upstream.makefile("rb")
+        self._upstream.sendall(sent)
+        while True:
+            try:
+                answer = _read_head(self._answers)
+            except BodyRefused as too_large:
+                raise _Garbled(too_large.message) from None
+            if answer is None:
+                raise ConnectionResetError("the backend closed the connection unanswered")
+            status_line = _STATUS_LINE.match(answer.start)
+            if status_line is None:
+                raise _Garbled(answer.start[:80])
+            status = int(status_line[3])
+            if status >= 200:  # 1xx answers are interim (100 Continue): the final one follows
+                return answer, status, (int(status_line[1]), int(status_line[2]))
+
+    def _relay_answer(self, answer: _Head, status: int, version: tuple[int, int], method: bytes) -> bool:
+        """Writes the answer to the client, framed as ``http.client`` frames it; False when the
+        backend closes the connection after it."""
+        assert self._answers is not None  # noqa: S101 - _exchange connected it
+        fields = answer.fields
+        connection = fields.get("connection", "").lower()
+        if version >= (1, 1):
+            will_close = "close" in connection
+        else:
+            will_close = "keep-alive" not in connection and not fields.get("keep-alive")
+        if method == b"HEAD" or status in (204, 304):
+            self.wfile.write(answer.raw)
+        elif fields.get("transfer-encoding", "").lower() == "chunked":
+            self._relay_chunks(answer.raw)
+        elif (length := _content_length(fields)) is not None:
+            body = self._answers.read(length)
+            if len(body) < length:
+                raise ConnectionResetError("the backend closed the connection mid-body")
+            self.wfile.write(answer.raw + body)
+        else:  # a body that ends where the backend closes the connection
+            self.wfile.write(answer.raw)
+            while piece := self._answers.read1(_RELAY_PIECE_BYTES):
+                self.wfile.write(piece)
+            will_close = True
+        if will_close:
+            self._close_upstream()
+        return not will_close
+
+    def _relay_chunks(self, head: bytes) -> None:
+        """A chunked body as it arrives, chunk sizes, extensions and trailer fields included, in
+        writes of up to about ``_RELAY_PIECE_BYTES``."""
+        assert self._answers is not None  # noqa: S101 - _exchange connected it
+        out = bytearray(head)
+        while True:
+            size_line = self._answers.readline(_MAX_LINE_BYTES + 1)
+            size = _CHUNK_SIZE.fullmatch(size_line)
+            if size is None:
+                raise _Garbled(size_line[:80])
+            out += size_line
+            length = int(size[1], 16)
+            if length == 0:
+                break
+            chunk = self._answers.read(length)
+            end = self._answers.readline(3)
+            if len(chunk) < length or end not in (b"\r\n", b"\n"):
+                raise _Garbled("a chunk cut short")
+            out += chunk + end
+            if len(out) >= _RELAY_PIECE_BYTES:
+                self.wfile.write(out)
+                out.clear()
+        while True:  # trailer fields, then the blank line
+            line = self._answers.readline(_MAX_LINE_BYTES + 1)
+            if not line:
+                raise _Garbled("no end of the chunked body")
+            out += line
+            if line in (b"\r\n", b"\n"):
+                break
+        self.wfile.write(out)
 
     def _hold(self, thawed: threading.Event) -> None:
         """Answers nothing until the mode changes, the client hangs up, or ``FREEZE_SECONDS`` pass."""
@@ -251,22 +398,32 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.wfile.write(self._head(canned.status, canned.headers(body)) + body)
 
     @staticmethod
-    def _head(status: int, headers: list[tuple[str, str]], reason: str | None = None, version: int = 11) -> bytes:
-        reason = HTTPStatus(status).phrase if reason is None else reason
-        lines = [f"HTTP/{version // 10}.{version % 10} {status} {reason}", *(f"{n}: {v}" for n, v in headers)]
+    def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *(f"{n}: {v}" for n, v in headers)]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _close_upstream(self) -> None:
+        if self._answers is not None:
+            self._answers.close()
         if self._upstream is not None:
             self._upstream.close()
-            self._upstream = None
+        self._upstream = self._answers = None
 
     def finish(self) -> None:
-        super().finish()
-        self._close_upstream()
+        try:
+            super().finish()
+        finally:
+            self._close_upstream()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the gateway's access log tells what the functions were asked; this would repeat it
+
+def _content_length(fields: Mapping[str, str]) -> int | None:
+    """The length an answer's ``Content-Length`` gives, None when it gives none (``http.client``'s
+    reading: the body then ends where the connection does)."""
+    try:
+        length = int(fields["content-length"])
+    except (KeyError, ValueError):
+        return None
+    return length if length >= 0 else None
 
 
 class EventBusSwitch:

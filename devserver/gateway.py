@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
@@ -329,8 +329,9 @@ class BodyRefused(Exception):
         self.message = message
 
 
-def read_body(headers: Message, stream: BufferedIOBase, limit: int = MAX_BODY_BYTES) -> bytes:
-    """A request's body, framed by ``Content-Length`` or ``Transfer-Encoding: chunked``."""
+def read_body(headers: Message | Mapping[str, str], stream: BufferedIOBase, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A request's body, framed by ``Content-Length`` or ``Transfer-Encoding: chunked`` (``headers``
+    by lower-case name, or a ``Message``)."""
     if "transfer-encoding" in headers:
         if headers["transfer-encoding"].strip().lower() != "chunked":
             raise BodyRefused(501, "Not Implemented")

@@ -23,6 +23,10 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def instrumented(handler: Handler) -> Handler:
-    """Structured logs with the request id, a trace, and the metrics flushed after every invocation."""
-    traced = tracer.capture_lambda_handler(metrics.log_metrics(handler))
+    """Structured logs with the request id, a trace, and the metrics flushed after every invocation.
+
+    Where tracing is off (``POWERTOOLS_TRACE_DISABLED``, or outside Lambda) the tracer would only
+    open and annotate a stand-in segment on every invocation, so it is left out."""
+    metered = metrics.log_metrics(handler)
+    traced = metered if tracer.disabled else tracer.capture_lambda_handler(metered)
     return logger.inject_lambda_context(clear_state=True)(traced)

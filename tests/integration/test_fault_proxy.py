@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -115,7 +116,8 @@ PLAIN = (
 )
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
 CHUNKED = CHUNKED_HEAD + b"5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"
-ANSWERS = {"/plain": PLAIN, "/chunked": CHUNKED}
+CHUNKED_WITH_TRAILER = CHUNKED_HEAD + b"5;name=value\r\nhello\r\n0\r\nX-Checksum: 42\r\n\r\n"
+ANSWERS = {"/plain": PLAIN, "/chunked": CHUNKED, "/trailer": CHUNKED_WITH_TRAILER}
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def scripted() -> Iterator[tuple[FaultProxy, type[ScriptedBackend]]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with running_proxy("scripted", f"http://127.0.0.1:{server.server_address[1]}", {}) as proxy:
+        with running_proxy("scripted", f"http://127.0.0.1:{server.server_address[1]}", DYNAMODB_FAULTS) as proxy:
             yield proxy, backend
     finally:
         server.shutdown()
@@ -168,6 +170,142 @@ def test_up_relays_a_chunked_body_and_keeps_the_connection(scripted: tuple[Fault
         (418, None, b"\x00\xff\r\n\r\nok"),
         (200, "chunked", b"hello, world"),
     ]
+
+
+def test_up_relays_a_chunked_answer_byte_for_byte(scripted: tuple[FaultProxy, type[ScriptedBackend]]) -> None:
+    proxy, _ = scripted
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        answers = [_raw_exchange(sock, path, len(ANSWERS[path])) for path in ("/trailer", "/chunked", "/plain")]
+
+    assert answers == [CHUNKED_WITH_TRAILER, CHUNKED, PLAIN]  # chunk sizes, extensions and trailer kept
+
+
+def test_a_fault_meets_an_already_open_connection_and_up_serves_it_again(
+    scripted: tuple[FaultProxy, type[ScriptedBackend]],
+) -> None:
+    """The mode is read for every request, not when a connection opens: a warm function's kept-alive
+    connection meets a fault switched on after it was opened, and the proxy's own connection to the
+    backend outlives the fault."""
+    proxy, backend = scripted
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        before = _raw_exchange(sock, "/plain", len(PLAIN))
+        proxy.set_mode("throttle")
+        sock.sendall(b"GET /plain HTTP/1.1\r\nHost: backend\r\n\r\n")
+        throttled = _one_answer(sock)
+        proxy.set_mode("up")
+        after = _raw_exchange(sock, "/plain", len(PLAIN))
+        proxy.set_mode("down")
+        sock.sendall(b"GET /plain HTTP/1.1\r\nHost: backend\r\n\r\n")
+        closed = sock.recv(65536)
+
+    assert before == after == PLAIN
+    assert throttled.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"ThrottlingException" in throttled
+    assert closed == b""
+    assert backend.connections == 1
+
+
+def _one_answer(sock: socket.socket) -> bytes:
+    """One answer framed by its ``Content-Length``."""
+    received = b""
+    while b"\r\n\r\n" not in received and (piece := sock.recv(65536)):
+        received += piece
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+    while len(body) < length and (piece := sock.recv(65536)):
+        body += piece
+    return head + b"\r\n\r\n" + body
+
+
+class RecordingBackend(socketserver.StreamRequestHandler):
+    """A backend that keeps the bytes of each request it gets (its head and a ``Content-Length`` or
+    chunked body, read as the bytes they are) and answers ``PLAIN``."""
+
+    received: list[bytes]
+
+    def handle(self) -> None:
+        while head := self._head():
+            request = head
+            if b"chunked" in head.lower():
+                while (line := self.rfile.readline()) not in (b"", b"0\r\n"):
+                    request += line + self.rfile.read(int(line, 16) + 2)
+                request += line + self.rfile.readline()
+            else:
+                length = next((int(v) for k, v in self._fields(head) if k == b"content-length"), 0)
+                request += self.rfile.read(length)
+            self.received.append(request)
+            self.wfile.write(PLAIN)
+
+    def _head(self) -> bytes:
+        head = b""
+        while (line := self.rfile.readline()) not in (b"", b"\r\n"):
+            head += line
+        return head + line if head else b""
+
+    @staticmethod
+    def _fields(head: bytes) -> list[tuple[bytes, bytes]]:
+        return [
+            (name.strip().lower(), value.strip())
+            for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+        ]
+
+
+@pytest.fixture
+def recording() -> Iterator[tuple[FaultProxy, list[bytes]]]:
+    received: list[bytes] = []
+    backend = type("Backend", (RecordingBackend,), {"received": received})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), backend)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with running_proxy("recorded", f"http://127.0.0.1:{server.server_address[1]}", {}) as proxy:
+            yield proxy, received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_up_relays_the_request_byte_for_byte(recording: tuple[FaultProxy, list[bytes]]) -> None:
+    proxy, received = recording
+    body = '{"Key": "é"}'.encode()
+    request = (
+        b"POST /op?x=1 HTTP/1.1\r\nhost: backend\r\nX-Amz-Target:  DynamoDB_20120810.GetItem \r\n"
+        b"X-Twice: 1\r\nx-twice: 2\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    chunked_head = b"POST /op HTTP/1.1\r\nHost: backend\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(request)
+        first = _one_answer(sock)
+        sock.sendall(chunked_head + b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n")
+        second = _one_answer(sock)
+
+    assert first == second == PLAIN
+    assert received == [request, chunked_head + b"5\r\nhello\r\n0\r\n\r\n"]  # a chunked body in one chunk
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"NONSENSE\r\n\r\n", b"400"),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", b"505"),
+        (b"GET / HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n", b"431"),
+        (b"POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+    ],
+)
+def test_a_request_the_proxy_cannot_frame_is_refused_and_its_connection_closed(
+    recording: tuple[FaultProxy, list[bytes]], request_bytes: bytes, status: bytes
+) -> None:
+    proxy, received = recording
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while piece := sock.recv(65536):
+            answer += piece
+
+    assert answer.startswith(b"HTTP/1.1 " + status + b" ")
+    assert answer.endswith(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    assert received == []
 
 
 # ================================================================= down, frozen
