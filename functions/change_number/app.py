@@ -12,13 +12,15 @@ from shared.web.api import caller_account_id, create_app, is_form_post, lambda_h
 from shared.web.models import (
     FLOW_ID,
     FLOW_STARTED,
+    LINK_OPENED,
     LINK_PAGE,
+    OPEN_WHATSAPP,
     PASSWORD_CONFIRMATION_BODY,
     FlowStarted,
     FlowState,
     PasswordConfirmation,
 )
-from shared.web.pages import link_response
+from shared.web.pages import blue_link, link_response
 
 app = create_app()
 
@@ -34,10 +36,9 @@ def number_change_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> Flow
     return FlowState.of(*whatsapp_flows().status(caller_account_id(app), flow_id, FlowKind.NUMBER_CHANGE))
 
 
-@app.get("/c/<token>", responses=LINK_PAGE, summary="The blue link of a number change: waiting, or the password form")
-def number_change_link(token: str) -> Response[str]:
-    view = whatsapp_flows().view_link(token, FlowKind.NUMBER_CHANGE)
-    return link_response(view, token, app.current_event.headers)
+@app.get("/c/<token>", responses=LINK_OPENED, summary="The blue link of a number change: waiting, or the password form")
+def number_change_link(token: str, open_whatsapp: OPEN_WHATSAPP = None) -> Response[str]:
+    return blue_link(whatsapp_flows(), token, FlowKind.NUMBER_CHANGE, app.current_event.headers, bool(open_whatsapp))
 
 
 @app.post(

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from shared.domain.flows import FlowKind
 from shared.services import whatsapp_flows
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
-from shared.web.models import FLOW_ID, FLOW_STARTED, LINK_PAGE, FlowStarted, FlowState
-from shared.web.pages import link_response
+from shared.web.models import FLOW_ID, FLOW_STARTED, LINK_OPENED, OPEN_WHATSAPP, FlowStarted, FlowState
+from shared.web.pages import blue_link
 
 app = create_app()
 
@@ -25,10 +25,9 @@ def migration_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> FlowStat
     return FlowState.of(*whatsapp_flows().status(caller_account_id(app), flow_id, FlowKind.MIGRATION))
 
 
-@app.get("/m/<token>", responses=LINK_PAGE, summary="The blue link of a migration (HTML, or JSON on request)")
-def migration_link(token: str) -> Response[str]:
-    view = whatsapp_flows().view_link(token, FlowKind.MIGRATION)
-    return link_response(view, token, app.current_event.headers)
+@app.get("/m/<token>", responses=LINK_OPENED, summary="The blue link of a migration (HTML, or JSON on request)")
+def migration_link(token: str, open_whatsapp: OPEN_WHATSAPP = None) -> Response[str]:
+    return blue_link(whatsapp_flows(), token, FlowKind.MIGRATION, app.current_event.headers, bool(open_whatsapp))
 
 
 lambda_handler = lambda_handler_for(app)

@@ -125,7 +125,7 @@ class WhatsAppFlows(Journey):
         )
         self.records.open(flow, token, OpenPointer.of(open_flow))
         metrics.add_metric(name=f"{kind.title().replace('_', '')}Started", unit="Count", value=1)
-        link_url = f"{self.settings.public_base_url}/{kind.link_prefix}/{token}"
+        link_url = self.link_url(token, kind)
         message = _prepared_message(kind, link_url)
         return StartedFlow(
             flow_id=flow.flow_id,
@@ -135,6 +135,14 @@ class WhatsAppFlows(Journey):
             link_url=link_url,
             expires_at=flow.expires_at,
         )
+
+    def link_url(self, token: str, kind: FlowKind) -> str:
+        return f"{self.settings.public_base_url}/{kind.link_prefix}/{token}"
+
+    def whatsapp_url(self, token: str, kind: FlowKind) -> str:
+        """The click-to-chat link of a flow's prepared message, as its start answered it."""
+        message = _prepared_message(kind, self.link_url(token, kind))
+        return _whatsapp_url(self.settings.whatsapp_business_number, message)
 
     # ----------------------------------------------------------------- reading
 

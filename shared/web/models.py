@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import iso
@@ -41,7 +42,10 @@ class FlowStarted(BaseModel):
     message: str = Field(description="The prepared message; it contains link_url.")
     link_url: str = Field(description="The blue link the citizen opens after sending the message.")
     expires_at: str
-    qr_svg: str = Field(description="whatsapp_url as a QR code (SVG), for people starting on a desktop.")
+    qr_svg: str = Field(
+        description="A QR code (SVG) for people starting on a desktop: link_url?open=whatsapp, which opens"
+        " whatsapp_url while the flow waits for its message (a short link scans far more easily)."
+    )
 
     @classmethod
     def of(cls, started: StartedFlow) -> FlowStarted:
@@ -52,7 +56,7 @@ class FlowStarted(BaseModel):
             message=started.message,
             link_url=started.link_url,
             expires_at=iso(started.expires_at),
-            qr_svg=qr_svg(started.whatsapp_url),
+            qr_svg=qr_svg(f"{started.link_url}?open=whatsapp"),
         )
 
 
@@ -101,6 +105,17 @@ LINK_PAGE: dict[int, OpenAPIResponse] = {
         "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": LinkState}},
     }
 }
+LINK_OPENED: dict[int, OpenAPIResponse] = {
+    **LINK_PAGE,
+    302: {
+        "description": "With open=whatsapp while the flow waits for its message: to whatsapp_url (Location)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+}
+OPEN_WHATSAPP = Annotated[
+    Literal["whatsapp"] | None,
+    Query(alias="open", description="whatsapp: go on to WhatsApp while the flow waits for its message (QR code)"),
+]
 
 
 class ContactCard(BaseModel):

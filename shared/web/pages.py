@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -21,6 +21,9 @@ from shared.domain.flows import FailureReason, FlowKind, FlowStatus, LinkView
 from shared.errors import ServiceError
 from shared.web import anti_forgery
 from shared.web.models import LinkState
+
+if TYPE_CHECKING:
+    from shared.domain.whatsapp_flows import WhatsAppFlows
 
 REFRESH_SECONDS = 5
 
@@ -316,3 +319,16 @@ def link_response(
         body=json.dumps(link_payload(view, token, lang), ensure_ascii=False),
         headers=page_headers(nonce),
     )
+
+
+def blue_link(
+    flows: WhatsAppFlows, token: str, kind: FlowKind, headers: Mapping[str, str], open_whatsapp: bool
+) -> Response[str]:
+    """The blue link's page; with ``?open=whatsapp`` (what a start's QR code carries) and while the
+    flow waits for its message, a redirect to WhatsApp with the prepared message typed in. Neither
+    changes state."""
+    view = flows.view_link(token, kind)
+    if open_whatsapp and view.status is FlowStatus.PENDING:
+        location = flows.whatsapp_url(token, kind)
+        return Response(302, "text/plain", "", {"Location": location, "Cache-Control": "no-store"})
+    return link_response(view, token, headers)

@@ -943,3 +943,46 @@ def test_an_infrastructure_failure_answers_500_after_the_other_messages(
 )
 def test_link_routes_answer_pages_unless_the_client_asks_for_json(headers: dict[str, str], html: bool) -> None:
     assert pages.wants_html(headers) is html
+
+
+def test_a_starts_qr_code_opens_whatsapp_through_the_blue_link(web: AccountRegistry, scan: Scan) -> None:
+    """The QR code carries the short blue link (version 5, not 14: it scans, and draws in a fifth of
+    the time); with ?open=whatsapp the link goes on to WhatsApp while the flow waits."""
+    import segno
+
+    started = start_migration()
+    token = token_of(started)
+    assert started["qr_svg"] == segno.make(f"{started['link_url']}?open=whatsapp", error="m", mask=2).svg_inline(
+        scale=4, title="Buka WhatsApp"
+    )
+    before = sorted(json.dumps(i, sort_keys=True) for i in scan("TokensTable"))
+
+    opened = call("migrate", http_event("GET", f"/m/{token}", query={"open": "whatsapp"}))
+
+    assert opened.status == 302
+    assert opened.headers["Location"] == started["whatsapp_url"]
+    assert opened.headers["Cache-Control"] == "no-store"
+    assert sorted(json.dumps(i, sort_keys=True) for i in scan("TokensTable")) == before  # never changes state
+
+
+def test_once_the_message_arrived_the_qr_code_shows_the_link_page(web: AccountRegistry) -> None:
+    started = start_migration()
+    body = signed_delivery(started["message"])
+    assert post_webhook(body, signature(body)).json()["outcomes"] == ["completed"]
+
+    answer = call("migrate", http_event("GET", f"/m/{token_of(started)}", query={"open": "whatsapp"}))
+
+    assert answer.status == 200
+    assert "Migrasi akun aplikasi Jogja Smart Service berhasil" in answer.body
+
+
+def test_a_number_change_link_opens_whatsapp_too_and_refuses_other_targets(web: AccountRegistry) -> None:
+    answer = call("change_number", http_event("POST", "/v1/number-changes", sub="jss-5005"))
+    started = answer.json()
+    token = token_of(started)
+    opened = call("change_number", http_event("GET", f"/c/{token}", query={"open": "whatsapp"}))
+    assert opened.status == 302
+    assert opened.headers["Location"] == started["whatsapp_url"]
+    elsewhere = call("change_number", http_event("GET", f"/c/{token}", query={"open": "https://evil.example"}))
+    assert elsewhere.status == 422
+    assert "Location" not in elsewhere.headers
