@@ -160,33 +160,30 @@ def binding_only(step: str, delivery: list[str]) -> list[str]:
 # ----------------------------------------------------------------- the journeys, step by step
 
 
+def start_and_send(aws_calls: AwsCalls, journey: str, start_step: str, start: str, sub: str, outcome: str) -> str:
+    """A journey's start, its waiting page and the citizen's message, each within its budget; the
+    link token."""
+    function, prefix = ("migrate", "m") if journey == "A" else ("change_number", "c")
+    event = http_event("POST", start, sub=sub)
+    started, _ = aws_calls.of(start_step, lambda: ok(call(function, event), 201).json())
+    token = token_of(started)
+    aws_calls.of(f"{journey} link page (pending)", lambda: page(prefix, token))
+    outcomes, made = aws_calls.of(f"{journey} webhook delivery", lambda: deliver(started["message"]))
+    assert outcomes == [outcome]
+    binding_only(f"{journey} webhook binding", made)
+    return token
+
+
 @pytest.mark.usefixtures("web")
 def test_journey_a(aws_calls: AwsCalls) -> None:
-    started, _ = aws_calls.of(
-        "A1 start", lambda: ok(call("migrate", http_event("POST", "/v1/migrations", sub="jss-1001")), 201).json()
-    )
-    token = token_of(started)
-    aws_calls.of("A link page (pending)", lambda: page("m", token))
-
-    outcomes, made = aws_calls.of("A webhook delivery", lambda: deliver(started["message"]))
-    assert outcomes == ["completed"]
-    binding_only("A webhook binding", made)
-
+    token = start_and_send(aws_calls, "A", "A1 start", "/v1/migrations", "jss-1001", "completed")
     done, _ = aws_calls.of("A link page (completed)", lambda: page("m", token))
     assert "Migrasi akun aplikasi Jogja Smart Service berhasil" in done.body
 
 
 @pytest.mark.usefixtures("web")
 def test_journey_b1(aws_calls: AwsCalls, registry: AccountRegistry) -> None:
-    start = http_event("POST", "/v1/number-changes", sub="jss-5005")
-    started, _ = aws_calls.of("B1.1 start", lambda: ok(call("change_number", start), 201).json())
-    token = token_of(started)
-    aws_calls.of("B1 link page (pending)", lambda: page("c", token))
-
-    outcomes, made = aws_calls.of("B1 webhook delivery", lambda: deliver(started["message"]))
-    assert outcomes == ["awaiting_password"]
-    binding_only("B1 webhook binding", made)
-
+    token = start_and_send(aws_calls, "B1", "B1.1 start", "/v1/number-changes", "jss-5005", "awaiting_password")
     form, _ = aws_calls.of("B1 link page (awaiting_password)", lambda: page("c", token))
     assert ">Ubah</button>" in form.body
 
