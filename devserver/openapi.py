@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from devserver import template
+from shared.web.models import TAGS
 from shared.web.pages import is_link_path
 
 TITLE = "JSS WhatsApp number service"
@@ -76,6 +77,7 @@ def build() -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": {},
         "components": {
             "schemas": {},
@@ -94,8 +96,9 @@ def build() -> dict[str, Any]:
         for path, operations in part.get("paths", {}).items():
             document["paths"].setdefault(path, {}).update(operations)
         document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
-    document["components"]["schemas"].pop("HTTPValidationError", None)
-    document["components"]["schemas"].pop("ValidationError", None)
+    # Powertools' own validation answers: every error here is a Problem (shared.web.api) instead.
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document["components"]["schemas"].pop(unused, None)
     document["components"]["schemas"]["Problem"] = PROBLEM
     for route in routes:
         operation = document["paths"].get(route.path, {}).get(route.method.lower())

@@ -3,12 +3,17 @@
 from shared.domain.accounts import mask_email
 from shared.services import accounts
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
-from shared.web.models import ContactCard
+from shared.web.models import PROFILE, ContactCard
 
 app = create_app()
 
 
-@app.get("/v1/contact", summary="Phone number, WhatsApp number and masked email of the account")
+@app.get(
+    "/v1/contact",
+    operation_id="getContact",
+    tags=[PROFILE],
+    summary="Phone number, WhatsApp number and masked email of the account",
+)
 def contact() -> ContactCard:
     account = accounts().require(caller_account_id(app))
     return ContactCard(

@@ -9,6 +9,7 @@ from shared.clock import iso
 from shared.services import email_number_change
 from shared.web.api import caller_account_id, create_app, lambda_handler_for
 from shared.web.models import (
+    CHANGE_BY_EMAIL,
     CODE_SENT,
     FLOW_ID,
     ChangePermitAnswer,
@@ -21,7 +22,13 @@ from shared.web.models import (
 app = create_app()
 
 
-@app.post("/v1/email-verifications", responses=CODE_SENT, summary="Send a 6-digit code to the registered email")
+@app.post(
+    "/v1/email-verifications",
+    operation_id="sendEmailCode",
+    tags=[CHANGE_BY_EMAIL],
+    responses=CODE_SENT,
+    summary="Send a 6-digit code to the registered email",
+)
 def send_code() -> Response[CodeSentAnswer]:
     sent = email_number_change().send_code(caller_account_id(app))
     answer = CodeSentAnswer(
@@ -33,7 +40,12 @@ def send_code() -> Response[CodeSentAnswer]:
     return Response(202, "application/json", answer, {"Cache-Control": "no-store"})
 
 
-@app.post("/v1/email-verifications/<verification_id>/verify", summary="Check the code; get a change token")
+@app.post(
+    "/v1/email-verifications/<verification_id>/verify",
+    operation_id="verifyEmailCode",
+    tags=[CHANGE_BY_EMAIL],
+    summary="Check the code; get a change token",
+)
 def verify_code(
     verification_id: Annotated[str, Path(pattern=FLOW_ID)], entry: Annotated[CodeEntry, Body()]
 ) -> ChangePermitAnswer:
@@ -41,7 +53,12 @@ def verify_code(
     return ChangePermitAnswer(change_token=permit.change_token, expires_at=iso(permit.expires_at))
 
 
-@app.put("/v1/whatsapp-number", summary="Set the new WhatsApp number with a change token")
+@app.put(
+    "/v1/whatsapp-number",
+    operation_id="setWhatsAppNumber",
+    tags=[CHANGE_BY_EMAIL],
+    summary="Set the new WhatsApp number with a change token",
+)
 def change_number(change: Annotated[NewWhatsAppNumber, Body()]) -> NumberUpdatedAnswer:
     updated = email_number_change().change_number(caller_account_id(app), change.change_token, change.whatsapp_number)
     return NumberUpdatedAnswer(

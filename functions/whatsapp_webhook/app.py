@@ -7,14 +7,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.services import webhook_receiver
 from shared.web.api import API_GATEWAY_BODY_BYTES, create_app, json_response, lambda_handler_for
-from shared.web.models import DELIVERY_TAKEN, HANDSHAKE
+from shared.web.models import DELIVERY_TAKEN, HANDSHAKE, META_WEBHOOK
 
 # The signature is checked on any size API Gateway lets through; the receiver's own limit applies when
 # the delivery is read, so an oversized signed delivery is acknowledged as unreadable, not retried.
 app = create_app(max_body_bytes=API_GATEWAY_BODY_BYTES)
 
 
-@app.get("/whatsapp/webhook", responses=HANDSHAKE, summary="Meta's subscription handshake")
+@app.get(
+    "/whatsapp/webhook",
+    operation_id="verifyWebhook",
+    tags=[META_WEBHOOK],
+    responses=HANDSHAKE,
+    summary="Meta's subscription handshake",
+)
 def handshake(
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
@@ -24,7 +30,13 @@ def handshake(
     return Response(200, "text/plain", answer)
 
 
-@app.post("/whatsapp/webhook", responses=DELIVERY_TAKEN, summary="Inbound messages, signed with X-Hub-Signature-256")
+@app.post(
+    "/whatsapp/webhook",
+    operation_id="receiveWebhook",
+    tags=[META_WEBHOOK],
+    responses=DELIVERY_TAKEN,
+    summary="Inbound messages, signed with X-Hub-Signature-256",
+)
 def receive() -> Response[str]:
     event = app.checked_event
     # The signature covers the exact bytes Meta sent.

@@ -17,6 +17,21 @@ if TYPE_CHECKING:  # the contact function has no flows to load
 
 _STATES_WITH_REASON = ("failed", "expired")
 
+# The API document groups its operations by journey; front ends generate clients from it.
+MIGRATION = "A. Migrate to WhatsApp"
+CHANGE_BY_WHATSAPP = "B1. Change the number through WhatsApp"
+CHANGE_BY_EMAIL = "B2. Change the number with an email code"
+PROFILE = "Profile"
+META_WEBHOOK = "Meta's WhatsApp webhook"
+TAGS = {
+    MIGRATION: "Start, poll, and the blue link that shows 'Migrasi akun aplikasi Jogja Smart Service berhasil'.",
+    CHANGE_BY_WHATSAPP: "Start, poll, the blue link, and the password that ends on 'Pergantian No. WhatsApp Berhasil'.",
+    CHANGE_BY_EMAIL: "A 6-digit code to the registered email, then the new number, ending on 'Data No. Whatsapp"
+    " Berhasil diperbarui'.",
+    PROFILE: "The account's contact data as the JSS profile shows it.",
+    META_WEBHOOK: "Called by Meta, not by front ends: the subscription handshake and signed deliveries.",
+}
+
 FLOW_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
