@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 from shared.adapters.mail import Email, Mailer, MailNotSent
 from shared.clock import wib_datetime
@@ -10,13 +11,29 @@ from shared.domain.phone import mask_number
 from shared.observability import logger, metrics
 
 
-def _html(paragraphs: list[str]) -> str:
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+@dataclass(frozen=True)
+class _Code:
+    """A code the reader must type: alone on its line, large in the HTML version."""
+
+    value: str
+
+
+Paragraph = str | _Code
+_CODE_STYLE = "font-size:32px;font-weight:bold;letter-spacing:6px;margin:16px 0"
+
+
+def _html(paragraphs: list[Paragraph]) -> str:
+    body = "".join(
+        f'<p style="{_CODE_STYLE}">{html.escape(p.value)}</p>' if isinstance(p, _Code) else f"<p>{html.escape(p)}</p>"
+        for p in paragraphs
+    )
     return f'<!doctype html><html lang="id"><body style="font-family:sans-serif">{body}</body></html>'
 
 
-def _email(subject: str, paragraphs: list[str]) -> Email:
-    return Email(subject=subject, text="\n\n".join(paragraphs) + "\n", html=_html(paragraphs))
+def _email(subject: str, paragraphs: list[Paragraph]) -> Email:
+    """The plain-text and HTML versions say the same, in the same order."""
+    text = "\n\n".join(p.value if isinstance(p, _Code) else p for p in paragraphs)
+    return Email(subject=subject, text=text + "\n", html=_html(paragraphs))
 
 
 _SIGNATURE = "Salam,\nJogja Smart Service - Pemerintah Kota Yogyakarta"
@@ -77,11 +94,14 @@ def notify_number_taken_over(mailer: Mailer, email: str | None, number: str, at:
 
 
 def verification_code_email(code: str, valid_minutes: int) -> Email:
+    """The code first, alone on its line: mail apps show the first lines beside the subject, so the
+    citizen reads it without opening the mail. Never in the subject (it shows on locked screens)."""
     return _email(
         "Kode verifikasi penggantian Nomor WhatsApp - Jogja Smart Service",
         [
-            "Halo,",
-            f"Kode verifikasi untuk mengganti Nomor WhatsApp akun Jogja Smart Service Anda: {code}",
+            "Kode verifikasi Anda:",
+            _Code(code),
+            "Masukkan kode ini di aplikasi JSS untuk mengganti Nomor WhatsApp akun Jogja Smart Service Anda. "
             f"Kode berlaku {valid_minutes} menit dan hanya dapat dipakai sekali. "
             "Jangan berikan kode ini kepada siapa pun, termasuk petugas.",
             "Jika Anda tidak meminta kode ini, abaikan email ini; nomor Anda tidak berubah.",

@@ -44,6 +44,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "failed_title": "Proses tidak berhasil",
         "locked_title": "Proses dikunci",
         "start_again": "Silakan mulai lagi dari menu Profil di aplikasi JSS.",
+        "back_to_app": "Silakan kembali ke aplikasi JSS.",
         "not_found_title": "Tautan tidak berlaku",
         "error_title": "Terjadi kesalahan",
     },
@@ -63,6 +64,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "failed_title": "The process did not succeed",
         "locked_title": "Process locked",
         "start_again": "Please start again from the Profile menu in the JSS app.",
+        "back_to_app": "You can go back to the JSS app now.",
         "not_found_title": "Link not valid",
         "error_title": "Something went wrong",
     },
@@ -125,7 +127,7 @@ h1,p,dd{overflow-wrap:anywhere}
 <main>
 <header>$service</header>
 <section class="card $tone" aria-live="polite">
-<h1>$title</h1>
+<h1$heading_lang>$title</h1>
 $body
 </section>
 </main>
@@ -214,13 +216,23 @@ def page_headers(nonce: str, retry_after: int | None = None) -> dict[str, str]:
 
 
 def _render(
-    lang: str, status: int, title: str, body: str, tone: str = "", refresh: bool = False, retry_after: int | None = None
+    lang: str,
+    status: int,
+    title: str,
+    body: str,
+    tone: str = "",
+    refresh: bool = False,
+    retry_after: int | None = None,
+    title_lang: str | None = None,
 ) -> Response[str]:
+    """``title_lang``: the heading's own language, when it is not the page's (the guide's sentences
+    stay Indonesian on an English page, and screen readers must say them so)."""
     nonce = secrets.token_urlsafe(16)
     document = _PAGE.substitute(
         lang=lang,
         service=_TEXT[lang]["service"],
         title=html.escape(title),
+        heading_lang=_lang_attribute(title_lang, lang),
         body=body,
         tone=tone,
         nonce=nonce,
@@ -249,6 +261,10 @@ def reason_text(reason: str | None, lang: str) -> str:
     return _TEXT[lang]["start_again"]
 
 
+def _lang_attribute(part: str | None, page: str) -> str:
+    return f' lang="{part}"' if part and part != page else ""
+
+
 def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None = None) -> Response[str]:
     """The page for one state of a flow; ``error`` (a refused password, say) shows above the form."""
     t = _TEXT[lang]
@@ -259,7 +275,7 @@ def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None 
     facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked)])
 
     if view.status is FlowStatus.COMPLETED and view.success_message:
-        return _render(lang, 200, view.success_message, facts, "ok")
+        return _render(lang, 200, view.success_message, facts + _p(t["back_to_app"]), "ok", title_lang="id")
     if view.status is FlowStatus.PENDING:
         body = alert + _p(t["waiting_body"]) + facts + f'<a class="button" href="">{t["refresh"]}</a>'
         return _render(lang, status, t["waiting_title"], body, refresh=True)
@@ -270,7 +286,7 @@ def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None 
             f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
             f'<label for="password">{t["password"]}</label>'
             f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
-            f'<button type="submit">{t["submit"]}</button></form>'
+            f'<button type="submit"{_lang_attribute("id", lang)}>{t["submit"]}</button></form>'
         )
         body = alert + _p(t["confirm_body"]) + facts + form
         return _render(lang, status, t["confirm_title"], body, retry_after=retry_after)

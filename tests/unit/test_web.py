@@ -986,3 +986,29 @@ def test_a_number_change_link_opens_whatsapp_too_and_refuses_other_targets(web: 
     elsewhere = call("change_number", http_event("GET", f"/c/{token}", query={"open": "https://evil.example"}))
     assert elsewhere.status == 422
     assert "Location" not in elsewhere.headers
+
+
+def migrated_page(accept_language: str) -> Answer:
+    started = start_migration()
+    body = signed_delivery(started["message"])
+    assert post_webhook(body, signature(body)).json()["outcomes"] == ["completed"]
+    return call("migrate", http_event("GET", f"/m/{token_of(started)}", headers={"accept-language": accept_language}))
+
+
+def test_a_success_page_says_what_to_do_next(web: AccountRegistry) -> None:
+    page = migrated_page("id")
+    assert "<h1>Migrasi akun aplikasi Jogja Smart Service berhasil</h1>" in page.body
+    assert "<p>Silakan kembali ke aplikasi JSS.</p>" in page.body
+
+
+def test_on_an_english_phone_the_guides_sentence_is_marked_indonesian(web: AccountRegistry) -> None:
+    page = migrated_page("en-US,en;q=0.9")
+    assert '<html lang="en">' in page.body
+    assert '<h1 lang="id">Migrasi akun aplikasi Jogja Smart Service berhasil</h1>' in page.body
+    assert "<p>You can go back to the JSS app now.</p>" in page.body
+
+
+def test_on_an_english_phone_ubah_is_marked_indonesian(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    form = call("change_number", http_event("GET", f"/c/{token_of(started)}", headers={"accept-language": "en"}))
+    assert '<button type="submit" lang="id">Ubah</button>' in form.body
