@@ -6,6 +6,7 @@ HTTP machinery beyond a status number, so domain code can raise it without knowi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +85,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "too_many_starts": ErrorSpec(
         429,
         "Too many requests",
-        "Terlalu banyak permintaan. Silakan coba lagi dalam {retry_after} detik.",
-        "Too many requests. Please try again in {retry_after} seconds.",
+        "Terlalu banyak permintaan. Silakan coba lagi dalam {wait}.",
+        "Too many requests. Please try again in {wait}.",
     ),
     "whatsapp_already_linked": ErrorSpec(
         409,
@@ -144,14 +145,14 @@ CATALOG: dict[str, ErrorSpec] = {
     "code_resend_too_soon": ErrorSpec(
         429,
         "Too soon",
-        "Kode baru dapat diminta lagi dalam {retry_after} detik.",
-        "A new code can be requested in {retry_after} seconds.",
+        "Kode baru dapat diminta lagi dalam {wait}.",
+        "A new code can be requested in {wait}.",
     ),
     "code_hourly_limit": ErrorSpec(
         429,
         "Too many codes",
-        "Batas permintaan kode tercapai. Silakan coba lagi dalam {retry_after} detik.",
-        "The code request limit was reached. Please try again in {retry_after} seconds.",
+        "Batas permintaan kode tercapai. Silakan coba lagi dalam {wait}.",
+        "The code request limit was reached. Please try again in {wait}.",
     ),
     "verification_not_found": ErrorSpec(
         404,
@@ -246,9 +247,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "service_unavailable": ErrorSpec(
         503,
         "Service unavailable",
-        "Layanan sedang mengalami gangguan sementara. Tidak ada data yang berubah; "
-        "silakan coba lagi dalam {retry_after} detik.",
-        "The service has a temporary problem. Nothing was changed; please try again in {retry_after} seconds.",
+        "Layanan sedang mengalami gangguan sementara. Tidak ada data yang berubah; silakan coba lagi dalam {wait}.",
+        "The service has a temporary problem. Nothing was changed; please try again in {wait}.",
     ),
     "internal_error": ErrorSpec(
         500,
@@ -276,7 +276,7 @@ class ServiceError(Exception):
 
     def detail(self, language: str = "id") -> str:
         template = self.spec.detail_en if language == "en" else self.spec.detail_id
-        return template.format(retry_after=self.retry_after, **self.fields)
+        return template.format(retry_after=self.retry_after, wait=_wait(self.retry_after, language), **self.fields)
 
     def public_fields(self) -> dict[str, Any]:
         """Extra members of the problem document (RFC 9457 extensions) the app may read."""
@@ -284,3 +284,13 @@ class ServiceError(Exception):
         if self.retry_after is not None:
             extras["retry_after"] = self.retry_after
         return extras
+
+
+def _wait(seconds: int | None, language: str) -> str:
+    """A wait as people say it: seconds under a minute, whole minutes (rounded up) from there."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds} detik" if language != "en" else f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} menit" if language != "en" else f"{minutes} minute{'' if minutes == 1 else 's'}"

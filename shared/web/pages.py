@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.clock import iso
+from shared.clock import iso, wib_time
 from shared.domain.flows import FailureReason, FlowKind, FlowStatus, LinkView
 from shared.errors import ServiceError
 from shared.web import anti_forgery
@@ -33,6 +33,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "account": "Akun",
         "number": "Nomor WhatsApp",
         "new_number": "Nomor WhatsApp baru",
+        "sender": "Nomor WhatsApp pengirim",
+        "valid_until": "Berlaku sampai",
         "waiting_title": "Menunggu pesan WhatsApp Anda",
         "waiting_body": "Kirim pesan yang sudah disiapkan di WhatsApp tanpa mengubahnya. "
         "Halaman ini akan diperbarui otomatis setelah pesan kami terima.",
@@ -53,6 +55,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "account": "Account",
         "number": "WhatsApp number",
         "new_number": "New WhatsApp number",
+        "sender": "Sender's WhatsApp number",
+        "valid_until": "Valid until",
         "waiting_title": "Waiting for your WhatsApp message",
         "waiting_body": "Send the prepared message in WhatsApp without changing it. "
         "This page updates itself once we have received it.",
@@ -271,8 +275,12 @@ def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None 
     status = error.status if error else 200
     retry_after = error.retry_after if error else None
     alert = f'<p class="alert" role="alert" id="problem">{html.escape(error.detail(lang))}</p>' if error else ""
-    number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
-    facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked)])
+    if view.status is FlowStatus.FAILED:  # the number a message came from, refused: new or not
+        number_label = t["sender"]
+    else:
+        number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
+    until = wib_time(view.expires_at) if view.expires_at else None  # only open flows have one
+    facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked), (t["valid_until"], until)])
 
     if view.status is FlowStatus.COMPLETED and view.success_message:
         return _render(lang, 200, view.success_message, facts + _p(t["back_to_app"]), "ok", title_lang="id")

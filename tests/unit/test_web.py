@@ -247,7 +247,8 @@ def test_too_many_starts_is_a_429_problem_with_retry_after(web: AccountRegistry)
     problem = assert_problem(answer, 429, "too_many_starts")
     assert 0 < problem["retry_after"] <= 600
     assert answer.headers["Retry-After"] == str(problem["retry_after"])
-    assert problem["detail"] == f"Terlalu banyak permintaan. Silakan coba lagi dalam {problem['retry_after']} detik."
+    minutes = -(-problem["retry_after"] // 60)  # a wait as people say it, not "418 detik"
+    assert problem["detail"] == f"Terlalu banyak permintaan. Silakan coba lagi dalam {minutes} menit."
 
 
 def test_already_linked_account_gets_409(web: AccountRegistry) -> None:
@@ -1012,3 +1013,44 @@ def test_on_an_english_phone_ubah_is_marked_indonesian(web: AccountRegistry) -> 
     started, _ = change_awaiting_password()
     form = call("change_number", http_event("GET", f"/c/{token_of(started)}", headers={"accept-language": "en"}))
     assert '<button type="submit" lang="id">Ubah</button>' in form.body
+
+
+@pytest.mark.parametrize(
+    ("seconds", "indonesian", "english"),
+    [
+        (5, "5 detik", "5 seconds"),
+        (1, "1 detik", "1 second"),
+        (60, "1 menit", "1 minute"),
+        (418, "7 menit", "7 minutes"),
+    ],
+)
+def test_waits_are_told_in_seconds_or_whole_minutes(seconds: int, indonesian: str, english: str) -> None:
+    from shared.errors import ServiceError
+
+    error = ServiceError("too_many_starts", retry_after=seconds)
+    assert error.detail("id") == f"Terlalu banyak permintaan. Silakan coba lagi dalam {indonesian}."
+    assert error.detail("en") == f"Too many requests. Please try again in {english}."
+    assert error.public_fields() == {"retry_after": seconds}  # the app still reads seconds
+
+
+def test_a_waiting_page_says_until_when_the_link_works_in_wib(web: AccountRegistry) -> None:
+    from shared.clock import wib_time
+
+    started = start_migration()
+    page = call("migrate", http_event("GET", f"/m/{token_of(started)}"))
+    expires = datetime.fromisoformat(started["expires_at"]).timestamp()
+    assert f"<dt>Berlaku sampai</dt><dd>{wib_time(expires)}</dd>" in page.body
+
+
+def test_a_failed_page_names_the_number_the_message_came_from_not_a_new_one(web: AccountRegistry) -> None:
+    answer = call("change_number", http_event("POST", "/v1/number-changes", sub="jss-5005"))
+    started = answer.json()
+    current = web.get("jss-5005").whatsapp_number  # type: ignore[union-attr]
+    body = signed_delivery(started["message"], sender=current.lstrip("+"))  # from the number it already has
+    assert post_webhook(body, signature(body)).json()["outcomes"] == ["same_number"]
+
+    page = call("change_number", http_event("GET", f"/c/{token_of(started)}"))
+
+    assert "<dt>Nomor WhatsApp pengirim</dt>" in page.body
+    assert "Nomor WhatsApp baru" not in page.body
+    assert "Berlaku sampai" not in page.body  # a finished flow has no deadline
