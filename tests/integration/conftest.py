@@ -30,8 +30,11 @@ import requests
 from devserver import meta
 from devserver.seed import password_hash
 from scripts.fake_export import FIELDS
+from tests.integration import browser_support
 
 ROOT = Path(__file__).resolve().parents[2]
+# The browser tests' fixtures, for every test module here.
+browser, desktop, phone = browser_support.browser, browser_support.desktop, browser_support.phone
 T = TypeVar("T")
 APP_SECRET = "integration-app-secret"
 VERIFY_TOKEN = "integration-verify-token"
