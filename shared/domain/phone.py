@@ -1,4 +1,4 @@
-"""Phone numbers, always through phonenumbers: parsing what people type, WhatsApp ids, masking.
+"""Phone numbers, always through phonenumbers: parsing what people type, WhatsApp ids, display, masking.
 
 **One number policy** for every journey and the import (README, "Which numbers"):
 
@@ -137,22 +137,25 @@ def from_whatsapp_id(wa_id: str) -> str | None:
 
 
 def display_number(e164: str) -> str:
-    """The international form people read, e.g. ``+62 812-3456-7890``."""
-    return phonenumbers.format_number(phonenumbers.parse(e164, None), PhoneNumberFormat.INTERNATIONAL)
+    """A number as people write it: Indonesian numbers in the national form (``0812-3456-7890``),
+    others in the international form (``+44 7911 123456``)."""
+    number = phonenumbers.parse(e164, None)
+    national = phonenumbers.region_code_for_number(number) == DEFAULT_REGION
+    form = PhoneNumberFormat.NATIONAL if national else PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, form)
+
+
+_DIGIT_GROUP = re.compile(r"\d+")
 
 
 def mask_number(e164: str) -> str:
-    """Keeps the country code, the first three and the last three digits: ``+62 812-****-*890``."""
+    """The display form with its middle groups hidden, whole groups only: ``0812-****-7890``,
+    ``+44 **** 123456``. A number written in two groups shows only the first."""
     shown = display_number(e164)
-    digits_seen = 0
-    total = sum(ch.isdigit() for ch in shown)
-    country_digits = len(str(phonenumbers.parse(e164, None).country_code))
-    masked = []
-    for ch in shown:
-        if ch.isdigit():
-            digits_seen += 1
-            keep = digits_seen <= country_digits + 3 or digits_seen > total - 3
-            masked.append(ch if keep else "*")
-        else:
-            masked.append(ch)
+    groups = list(_DIGIT_GROUP.finditer(shown))
+    kept = {0, len(groups) - 1} if len(groups) > 2 else {0}
+    masked = list(shown)
+    for index, group in enumerate(groups):
+        if index not in kept:
+            masked[group.start() : group.end()] = "*" * (group.end() - group.start())
     return "".join(masked)

@@ -133,7 +133,7 @@ def test_a_migration_commit_records_the_phone_number_it_replaced(
     assert changed.phone_number == changed.whatsapp_number == NEW
     [audit] = audit_records(scan)
     assert audit["phone_number_replaced"] is True
-    assert audit["old_phone_masked"] == "+62 812-****-*432"
+    assert audit["old_phone_masked"] == "0812-****-5432"
     assert audit["old_phone_hash"] == number_fingerprint(PHONE)
     assert PHONE[3:] not in str(audit)
 

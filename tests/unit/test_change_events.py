@@ -139,7 +139,7 @@ def test_a_change_through_whatsapp_puts_its_event_with_the_old_number_masked(
         True,
         False,
     )
-    assert event["previous_number_masked"] == "+62 857-****-*678"
+    assert event["previous_number_masked"] == "0857-****-5678"
     assert unseal_at_rest(item["event_id"], item["number_sealed"]) == SENDER
 
 

@@ -500,7 +500,7 @@ def test_typed_spellings_land_as_e164(
     permit = permit_for(service, ses, citizen.account_id)
     updated = service.change_number(citizen.account_id, permit.change_token, typed)
     assert updated.whatsapp_number == NEW_WA
-    assert updated.display == "+62 812-3456-7890"
+    assert updated.display == "0812-3456-7890"
     assert updated.message == EMAIL_CHANGE_SUCCESS == "Data No. Whatsapp Berhasil diperbarui"
     account = registry.get(citizen.account_id)
     assert account is not None
@@ -538,9 +538,9 @@ def test_a_change_updates_the_account_claims_audit_and_notifies(
     assert audit["method"] == "email_change"
     assert audit["flow_id"] == sent.verification_id
     assert audit["at"] == int(clock.now)
-    assert audit["old_number_masked"] == "+62 857-****-*678"
+    assert audit["old_number_masked"] == "0857-****-5678"
     assert audit["old_number_hash"] == number_fingerprint(CURRENT_WA)
-    assert audit["new_number_masked"] == "+62 812-****-*890"
+    assert audit["new_number_masked"] == "0812-****-7890"
     assert audit["new_number_hash"] == number_fingerprint(NEW_WA)
     assert "phone_number_replaced" not in audit  # only the migration replaces the phone number
     assert not {"old_phone_masked", "old_phone_hash"} & set(audit)
@@ -553,7 +553,7 @@ def test_a_change_updates_the_account_claims_audit_and_notifies(
     assert len(ses.requests) == 2  # the code, then the notification
     assert change["Destination"] == {"ToAddresses": ["budi@example.com"]}
     assert "Data No. Whatsapp Berhasil diperbarui" in subject_of(change)
-    assert "+62 812-****-*890" in text_of(change)
+    assert "0812-****-7890" in text_of(change)
     assert NEW_WA[3:] not in text_of(change)
     assert "Data No. Whatsapp Berhasil diperbarui" in sent_mail()[-1].subject
 

@@ -58,8 +58,8 @@ def test_the_code_comes_first_where_mail_apps_preview_it_but_never_in_the_subjec
     "email",
     [
         CODE,
-        number_changed_email("Pergantian No. WhatsApp Berhasil", "+62 812-****-7890", 1_750_000_000),
-        number_taken_over_email("+62 812-****-7890", 1_750_000_000),
+        number_changed_email("Pergantian No. WhatsApp Berhasil", "0812-****-7890", 1_750_000_000),
+        number_taken_over_email("0812-****-7890", 1_750_000_000),
     ],
     ids=["code", "changed", "taken-over"],
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from shared.domain.accounts import mask_email
@@ -123,33 +121,42 @@ def test_from_whatsapp_id_rejects_what_is_not_a_number(wa_id: str) -> None:
     assert from_whatsapp_id(wa_id) is None
 
 
-def test_display_number_is_the_international_form() -> None:
-    assert display_number("+6281234567890") == "+62 812-3456-7890"
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+6281234567890", "0812-3456-7890"),
+        ("+628123456789", "0812-3456-789"),
+        ("+62274512345", "(0274) 512345"),
+        ("+447911123456", "+44 7911 123456"),
+        ("+12025550123", "+1 202-555-0123"),
+    ],
+)
+def test_display_number_is_national_for_indonesia_and_international_otherwise(e164: str, shown: str) -> None:
+    assert display_number(e164) == shown
 
 
 @pytest.mark.parametrize(
     ("e164", "masked"),
     [
-        ("+6281234567890", "+62 812-****-*890"),
-        ("+6285712345678", "+62 857-****-*678"),
-        ("+628123456789", "+62 812-****-789"),
-        ("+12025550123", "+1 202-***-*123"),
+        ("+6281234567890", "0812-****-7890"),
+        ("+6285712345678", "0857-****-5678"),
+        ("+628123456789", "0812-****-789"),
+        ("+12025550123", "+1 ***-***-0123"),
+        ("+447911123456", "+44 **** 123456"),
+        ("+62274512345", "(0274) ******"),
     ],
 )
-def test_mask_number_keeps_country_code_prefix_and_last_three(e164: str, masked: str) -> None:
+def test_mask_number_hides_whole_middle_groups(e164: str, masked: str) -> None:
     assert mask_number(e164) == masked
 
 
 @pytest.mark.parametrize("e164", ["+6281234567890", "+6285712345678", "+628123456789", "+62811234567"])
-def test_mask_number_never_shows_the_middle_digits(e164: str) -> None:
+def test_mask_number_never_shows_the_middle_group(e164: str) -> None:
     masked = mask_number(e164)
-    digits = e164[1:]
-    shown = re.sub(r"[^0-9*]", "", masked)
-    assert len(shown) == len(digits)  # one character per digit, so positions line up
-    middle = range(5, len(digits) - 3)  # after "62" and the three-digit prefix, before the last three
-    assert all(shown[i] == "*" for i in middle)
-    assert digits not in masked
-    assert digits[5:-3] not in re.sub(r"\D", "", masked)
+    middle = display_number(e164).split("-")[1]
+    assert masked.split("-")[1] == "*" * len(middle)
+    assert e164[1:] not in masked
+    assert middle not in masked
 
 
 @pytest.mark.parametrize(
