@@ -126,9 +126,19 @@ CATALOG: dict[str, ErrorSpec] = {
     ),
     "forgery_check_failed": ErrorSpec(
         403,
+        "Form not valid",
+        "Formulir ini tidak berasal dari halaman tautan Anda. Buka lagi tautan biru dari pesan WhatsApp Anda, "
+        "lalu coba lagi.",
+        "This form did not come from your link's page. Open the blue link from your WhatsApp message again, "
+        "then try again.",
+    ),
+    "form_expired": ErrorSpec(
+        403,
         "Form expired",
-        "Formulir tidak valid atau sudah kedaluwarsa. Muat ulang halaman, lalu coba lagi.",
-        "The form is not valid or has expired. Reload the page and try again.",
+        "Waktu {minutes} menit untuk mengganti nomor sudah habis. Silakan mulai lagi dari aplikasi JSS: "
+        "menu Profil, Nomor WhatsApp, lalu Melalui WhatsApp.",
+        "The {minutes} minutes to change the number are over. Please start again in the JSS app: Profile menu, "
+        "Nomor WhatsApp, then Melalui WhatsApp.",
     ),
     "email_not_registered": ErrorSpec(
         409,

@@ -14,14 +14,14 @@ from shared.web.models import (
     FLOW_ID,
     FLOW_STARTED,
     LINK_OPENED,
-    LINK_PAGE,
     OPEN_WHATSAPP,
     PASSWORD_CONFIRMATION_BODY,
+    PASSWORD_POSTED,
     FlowStarted,
     FlowState,
     PasswordConfirmation,
 )
-from shared.web.pages import blue_link, link_response
+from shared.web.pages import after_password_post, blue_link
 
 app = create_app()
 
@@ -56,14 +56,14 @@ def number_change_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> Flow
     summary="The blue link of a number change: waiting, or the password form",
 )
 def number_change_link(token: str, open_whatsapp: OPEN_WHATSAPP = None) -> Response[str]:
-    return blue_link(whatsapp_flows(), token, FlowKind.NUMBER_CHANGE, app.current_event.headers, bool(open_whatsapp))
+    return blue_link(whatsapp_flows(), token, FlowKind.NUMBER_CHANGE, app.current_event, bool(open_whatsapp))
 
 
 @app.post(
     "/c/<token>",
     operation_id="confirmNumberChange",
     tags=[CHANGE_BY_WHATSAPP],
-    responses=LINK_PAGE,
+    responses=PASSWORD_POSTED,
     summary="Confirm the number change with the account password (form post or JSON)",
     openapi_extensions={"requestBody": PASSWORD_CONFIRMATION_BODY},
 )
@@ -71,8 +71,9 @@ def confirm_number_change(token: str) -> Response[str]:
     event = app.checked_event
     form = parse_form(event, PasswordConfirmation)
     anti_forgery.require(token, form.csrf_token, is_form_post(event))
-    result = whatsapp_flows().confirm_password(token, form.password)
-    return link_response(result.view, token, event.headers, result.error)
+    flows = whatsapp_flows()
+    result = flows.confirm_password(token, form.password)
+    return after_password_post(flows, token, event, is_form_post(event), result)
 
 
 lambda_handler = lambda_handler_for(app)

@@ -44,7 +44,7 @@ def migration_status(flow_id: Annotated[str, Path(pattern=FLOW_ID)]) -> FlowStat
     summary="The blue link of a migration (HTML, or JSON on request)",
 )
 def migration_link(token: str, open_whatsapp: OPEN_WHATSAPP = None) -> Response[str]:
-    return blue_link(whatsapp_flows(), token, FlowKind.MIGRATION, app.current_event.headers, bool(open_whatsapp))
+    return blue_link(whatsapp_flows(), token, FlowKind.MIGRATION, app.current_event, bool(open_whatsapp))
 
 
 lambda_handler = lambda_handler_for(app)

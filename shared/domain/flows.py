@@ -137,12 +137,16 @@ class LinkView:
 
     kind: FlowKind
     status: FlowStatus
-    account_masked: str
+    account_masked: str | None
+    """How the citizen recognises the account: the masked email, else the name shortened."""
+    account_has_email: bool = False
     number_masked: str | None = None
     reason: str | None = None
     tries_left: int | None = None
     success_message: str | None = None
     expires_at: int | None = None
+    password_locked_until: int | None = None
+    """While too many wrong passwords lock confirmation for the account (B1)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.adapters.dynamo import ConditionFailed, ItemRef, Transaction
+from shared.adapters.dynamo import ConditionFailed, Transaction
 from shared.clock import iso, wib_time
 from shared.domain.accounts import Account, ChangeMethod, required
 from shared.domain.flows import (
@@ -27,7 +27,7 @@ from shared.domain.limits import LimitReached, Recorded
 from shared.domain.passwords import verify_password
 from shared.domain.phone import mask_number
 from shared.domain.sealing import unseal
-from shared.domain.whatsapp_flows import Refused, WhatsAppFlows
+from shared.domain.whatsapp_flows import Refused, WhatsAppFlows, password_limit_name
 from shared.errors import ServiceError
 from shared.observability import metrics
 
@@ -42,10 +42,8 @@ class PasswordConfirmation:
         self.window = flows.password_window
 
     def confirm(self, token: str, password: str) -> ConfirmResult:
-        def account_tries(account_id: str, _kind: FlowKind) -> list[ItemRef]:
-            return [self.limiter.ref(_password_limit(account_id))]  # read with the flow: no round trip of its own
-
-        opened = self.flows.visible(token, FlowKind.NUMBER_CHANGE, account_tries)
+        # The account's tries are read with the flow: no round trip of their own.
+        opened = self.flows.visible(token, FlowKind.NUMBER_CHANGE, self.flows.password_tries_ref)
         try:
             return ConfirmResult(self._confirm(opened, token, password))
         except _Finished:
@@ -63,7 +61,7 @@ class PasswordConfirmation:
         if status is not FlowStatus.AWAITING_PASSWORD:
             return self.flows.view(flow, account)  # done or failed: show it, change nothing
         account = required(account)
-        limit_name = _password_limit(account.account_id)
+        limit_name = password_limit_name(account.account_id)
         [limit_item] = opened.extra
         tries = Recorded.of(limit_item)
         self._refuse_if_account_locked(limit_name, tries)
@@ -153,7 +151,3 @@ def _password_locked(limit: LimitReached, now: float) -> ServiceError:
     return ServiceError(
         "password_locked", retry_after=limit.retry_after, locked_until=iso(until), text_locked_until=wib_time(until)
     )
-
-
-def _password_limit(account_id: str) -> str:
-    return f"password#{account_id}"

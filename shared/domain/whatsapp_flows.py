@@ -12,6 +12,7 @@ what a step already read is handed on rather than read again.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import uuid
@@ -156,9 +157,24 @@ class WhatsAppFlows(Journey):
 
     @tracer.capture_method(capture_response=False)
     def view_link(self, token: str, kind: FlowKind) -> LinkView:
-        """What the blue link shows. Never changes state: chat apps fetch links for previews."""
-        opened = self.visible(token, kind)
-        return self.view(opened.flow, opened.account)
+        """What the blue link shows. Never changes state: chat apps fetch links for previews.
+        A number change's page also knows whether the account's password confirmation is locked
+        (its tries come in the same read), so it never offers a form that cannot work."""
+        if kind is not FlowKind.NUMBER_CHANGE:
+            opened = self.visible(token, kind)
+            return self.view(opened.flow, opened.account)
+        opened = self.visible(token, kind, self.password_tries_ref)
+        view = self.view(opened.flow, opened.account)
+        if view.status is not FlowStatus.AWAITING_PASSWORD:
+            return view
+        [tries] = opened.extra
+        now = self.clock()
+        locked_for = self.password_window.blocked_for(Recorded.of(tries).hits, now)
+        return replace(view, password_locked_until=math.ceil(now) + locked_for) if locked_for else view
+
+    def password_tries_ref(self, account_id: str, _kind: FlowKind) -> list[ItemRef]:
+        """The account-wide record of password tries (B1), to read along with a flow."""
+        return [self.limiter.ref(password_limit_name(account_id))]
 
     def visible(self, token: str, kind: FlowKind, extra: ExtraItems = no_extra) -> OpenedFlow:
         """The flow a link of ``kind`` opens, with its account (and ``extra`` items, in the same
@@ -189,7 +205,8 @@ class WhatsAppFlows(Journey):
         view = LinkView(
             kind=flow.kind,
             status=status,
-            account_masked=mask_email(account.email) if account.email else _mask_id(account.account_id),
+            account_masked=mask_email(account.email) if account.email else _short_name(account.name),
+            account_has_email=bool(account.email),
             number_masked=flow.number_masked,
             reason=flow.reason if status is FlowStatus.FAILED else None,
             expires_at=flow.expires_at if status in OPEN_STATES else None,
@@ -353,5 +370,13 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _mask_id(account_id: str) -> str:
-    return f"{account_id[:2]}***{account_id[-2:]}" if len(account_id) > 4 else "***"
+def password_limit_name(account_id: str) -> str:
+    return f"password#{account_id}"
+
+
+def _short_name(name: str | None) -> str | None:
+    """``Budi Santoso Wibowo`` as ``Budi S. W.``: enough for the citizen to know the account, no more."""
+    words = (name or "").split()
+    if not words:
+        return None  # nothing a citizen would recognise: the page leaves the account out
+    return " ".join([words[0], *(f"{word[0]}." for word in words[1:])])

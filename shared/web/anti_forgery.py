@@ -26,17 +26,31 @@ def issue(token: str, now: float | None = None) -> str:
 
 
 def is_valid(token: str, value: str | None, now: float | None = None) -> bool:
+    return _check(token, value, now) == "valid"
+
+
+def _check(token: str, value: str | None, now: float | None) -> str:
+    """``valid``, ``expired`` (ours, for this link, but older than a flow lives) or ``forged``."""
     given = value or ""
     issued, _, _ = given.partition(".")
     # ASCII only: isdigit() accepts digits int() refuses, and compare_digest refuses non-ASCII.
     if not given.isascii() or not issued.isdigit() or len(issued) > _MAX_TIME_DIGITS:
-        return False
+        return "forged"
+    if not hmac.compare_digest(issue(token, int(issued)), given):
+        return "forged"
     age = (time.time() if now is None else now) - int(issued)
-    if not 0 <= age <= settings().flow_ttl_seconds:
-        return False
-    return hmac.compare_digest(issue(token, int(issued)), given)
+    if age < 0:
+        return "forged"
+    return "valid" if age <= settings().flow_ttl_seconds else "expired"
 
 
 def require(token: str, value: str | None, is_form_post: bool) -> None:
-    if is_form_post and not is_valid(token, value):
+    """A form post must carry this link's value; an old one means the page sat open too long, and
+    the citizen is told so (and to start again) rather than that the form is not valid."""
+    if not is_form_post:
+        return
+    outcome = _check(token, value, None)
+    if outcome == "expired":
+        raise ServiceError("form_expired", minutes=settings().flow_ttl_seconds // 60)
+    if outcome == "forged":
         raise ServiceError("forgery_check_failed")

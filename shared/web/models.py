@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import iso
-from shared.domain.accounts import Via
+from shared.domain.accounts import Account, Via, mask_email
 
 if TYPE_CHECKING:  # the contact function has no flows to load
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -83,17 +83,22 @@ FLOW_STARTED: dict[int, OpenAPIResponse] = {
 class FlowState(BaseModel):
     flow_id: str
     status: str
-    reason: str | None = None
-    number_masked: str | None = None
+    reason: str | None = Field(default=None, description="Why it failed or expired (a stable code).")
+    reason_text: str | None = Field(default=None, description="Why, and a next step that works, in Indonesian.")
+    number_masked: str | None = Field(default=None, description="Whole middle groups hidden: 0812-****-7890.")
     expires_at: str
 
     @classmethod
     def of(cls, flow: Flow, status: FlowStatus) -> FlowState:
+        from shared.web.outcomes import AccountFacts, failure_text
+
+        # Failed flows say why; an expired one says so when a late message met it.
+        reason = flow.reason if str(status) in _STATES_WITH_REASON else None
         return cls(
             flow_id=flow.flow_id,
             status=str(status),
-            # Failed flows say why; an expired one says so when a late message met it.
-            reason=flow.reason if str(status) in _STATES_WITH_REASON else None,
+            reason=reason,
+            reason_text=failure_text(reason, "id", AccountFacts(flow.kind)) if reason else None,
             number_masked=flow.number_masked,
             expires_at=iso(flow.expires_at),
         )
@@ -105,13 +110,16 @@ class LinkState(BaseModel):
     kind: str = Field(description="migration or number_change")
     status: str = Field(description="pending, awaiting_password, completed, failed or locked")
     message: str | None = Field(description="The success sentence, word for word, once completed.")
-    number_masked: str | None
-    account_masked: str
+    number_masked: str | None = Field(description="Whole middle groups hidden: 0812-****-7890.")
+    account_masked: str | None = Field(description="The masked email, or the name shortened; null if neither.")
     reason: str | None = Field(description="Why it failed (a stable code).")
-    reason_text: str | None = Field(description="The same, in the page's language.")
+    reason_text: str | None = Field(description="Why, and a next step that works, in the page's language.")
     tries_left: int | None = None
     csrf_token: str | None = Field(default=None, description="For form posts of the password; JSON posts need none.")
     expires_at: str | None = None
+    password_locked_until: str | None = Field(
+        default=None, description="While too many wrong passwords lock confirmation for the account: no form then."
+    )
 
 
 LINK_PAGE: dict[int, OpenAPIResponse] = {
@@ -119,6 +127,13 @@ LINK_PAGE: dict[int, OpenAPIResponse] = {
         "description": "The page for the flow's state (HTML), or the same as JSON",
         "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": LinkState}},
     }
+}
+PASSWORD_POSTED: dict[int, OpenAPIResponse] = {
+    **LINK_PAGE,
+    303: {
+        "description": "A form post's answer: to the link page (Location), which shows the outcome once",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
 }
 LINK_OPENED: dict[int, OpenAPIResponse] = {
     **LINK_PAGE,
@@ -134,8 +149,10 @@ OPEN_WHATSAPP = Annotated[
 
 
 class ContactCard(BaseModel):
-    phone_number: str | None
+    phone_number: str | None = Field(description="E.164.")
+    phone_number_display: str | None = Field(description="As people write it: 0812-3456-7890 (international abroad).")
     whatsapp_number: str | None = Field(description="E.164, or null before the migration to WhatsApp.")
+    whatsapp_number_display: str | None = Field(description="As people write it: 0812-3456-7890.")
     whatsapp_verified: bool = Field(description="True when WhatsApp itself proved the number.")
     whatsapp_verified_via: Via | None = Field(
         default=None,
@@ -143,6 +160,23 @@ class ContactCard(BaseModel):
         "or recorded by JSS without proof (imported or synced).",
     )
     email: str | None = Field(description="The registered email, masked.")
+
+    @classmethod
+    def of(cls, account: Account) -> ContactCard:
+        from shared.domain.phone import display_number  # phonenumbers: only for an account with numbers
+
+        def shown(number: str | None) -> str | None:
+            return display_number(number) if number else None
+
+        return cls(
+            phone_number=account.phone_number,
+            phone_number_display=shown(account.phone_number),
+            whatsapp_number=account.whatsapp_number,
+            whatsapp_number_display=shown(account.whatsapp_number),
+            whatsapp_verified=account.whatsapp_verified,
+            whatsapp_verified_via=account.whatsapp_verified_via,
+            email=mask_email(account.email) if account.email else None,
+        )
 
 
 class PasswordConfirmation(_Strict):
@@ -188,7 +222,7 @@ class NewWhatsAppNumber(_Strict):
 
 class NumberUpdatedAnswer(BaseModel):
     whatsapp_number: str = Field(description="E.164")
-    whatsapp_number_display: str
+    whatsapp_number_display: str = Field(description="As people write it: 0812-3456-7890.")
     message: str
 
 

@@ -1,8 +1,10 @@
 """The blue-link pages a citizen opens from WhatsApp: small, phone-friendly, Indonesian first.
 
-Pages work without JavaScript (the waiting page refreshes itself with a meta refresh, the password
-form is a plain form post) and are served with headers that keep them out of caches, referrers and
-frames.
+The waiting page asks for its own state every few seconds with a small script and swaps in the
+next state's card, which a screen reader announces politely; without JavaScript, a slow refresh
+and a reload button do the same. The password form is a plain form post answered with a 303
+(``shared.web.notices``). Pages are served with headers that keep them out of caches, referrers and
+frames, and a policy that runs only their own nonce-tagged style and script.
 """
 
 from __future__ import annotations
@@ -11,21 +13,23 @@ import html
 import json
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from string import Template
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from shared.clock import iso, wib_time
-from shared.domain.flows import FailureReason, FlowKind, FlowStatus, LinkView
+from shared.domain.flows import ConfirmResult, FlowKind, FlowStatus, LinkView
 from shared.errors import ServiceError
-from shared.web import anti_forgery
+from shared.web import anti_forgery, notices
 from shared.web.models import LinkState
+from shared.web.outcomes import AccountFacts, change_by_email, failure_text, forgot_password, start_again
 
 if TYPE_CHECKING:
     from shared.domain.whatsapp_flows import WhatsAppFlows
-
-REFRESH_SECONDS = 5
 
 _TEXT: dict[str, dict[str, str]] = {
     "id": {
@@ -45,8 +49,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "submit": "Ubah",
         "failed_title": "Proses tidak berhasil",
         "locked_title": "Proses dikunci",
-        "start_again": "Silakan mulai lagi dari menu Profil di aplikasi JSS.",
         "back_to_app": "Silakan kembali ke aplikasi JSS.",
+        "password_locked": "Konfirmasi password untuk akun ini dikunci sampai pukul {until} karena terlalu "
+        "banyak password yang salah.",
+        "link_ends_first": "Tautan ini berakhir sebelum itu.",
+        "no_script": "Halaman ini diperbarui setiap 30 detik. Tekan Muat ulang untuk memeriksa sekarang.",
         "not_found_title": "Tautan tidak berlaku",
         "error_title": "Terjadi kesalahan",
     },
@@ -67,37 +74,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "submit": "Ubah",
         "failed_title": "The process did not succeed",
         "locked_title": "Process locked",
-        "start_again": "Please start again from the Profile menu in the JSS app.",
         "back_to_app": "You can go back to the JSS app now.",
+        "password_locked": "Password confirmation for this account is locked until {until} after too many "
+        "wrong passwords.",
+        "link_ends_first": "This link ends before then.",
+        "no_script": "This page updates every 30 seconds. Press Reload to check now.",
         "not_found_title": "Link not valid",
         "error_title": "Something went wrong",
-    },
-}
-
-REASONS: dict[str, dict[str, str]] = {
-    FailureReason.FORWARDED: {
-        "id": "Pesan yang diteruskan (forward) tidak dapat dipakai. Kirim pesan langsung dari WhatsApp di HP Anda.",
-        "en": "A forwarded message cannot be used. Send the message directly from WhatsApp on your phone.",
-    },
-    FailureReason.SENDER_NUMBER_HIDDEN: {
-        "id": "Nomor WhatsApp pengirim tidak terlihat karena akun WhatsApp Anda memakai nama pengguna "
-        "(username) yang menyembunyikan nomor. Tampilkan nomor Anda di pengaturan WhatsApp, "
-        "lalu coba lagi, atau gunakan verifikasi melalui Email.",
-        "en": "The sender's number is hidden because your WhatsApp account uses a username. Show your number "
-        "in WhatsApp's settings and try again, or use verification by email.",
-    },
-    FailureReason.NUMBER_TAKEN: {
-        "id": "Nomor WhatsApp ini sudah terhubung dengan akun JSS lain.",
-        "en": "This WhatsApp number is already linked to another JSS account.",
-    },
-    FailureReason.SAME_NUMBER: {
-        "id": "Pesan dikirim dari Nomor WhatsApp yang sudah terdaftar di akun Anda. "
-        "Kirim pesan dari nomor WhatsApp yang baru.",
-        "en": "The message came from the WhatsApp number already on your account. Send it from the new number.",
-    },
-    FailureReason.ALREADY_LINKED: {
-        "id": "Akun Anda sudah memiliki Nomor WhatsApp.",
-        "en": "Your account already has a WhatsApp number.",
     },
 }
 
@@ -108,7 +91,7 @@ _PAGE = Template(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
-$refresh<title>$title - $service</title>
+$no_script_refresh<title>$title - $service</title>
 <style nonce="$nonce">
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
 background:#f4f6f8;color:#1b1f24;line-height:1.5}
@@ -121,7 +104,12 @@ dl{margin:.75rem 0}dt{font-size:.85rem;color:#555}dd{margin:0 0 .5rem;font-weigh
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=password]{box-sizing:border-box;width:100%;font-size:1rem;padding:.7rem;
 border:1px solid #888;border-radius:8px}
-button,.button{display:inline-block;margin-top:1rem;width:100%;font-size:1.05rem;padding:.75rem;border:0;border-radius:8px;background:#0b5cab;color:#fff;text-align:center;text-decoration:none}
+button,.button{box-sizing:border-box;display:inline-block;margin-top:1rem;width:100%;font-size:1.05rem;
+padding:.75rem;border:0;border-radius:8px;background:#0b5cab;color:#fff;text-align:center;text-decoration:none}
+a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #f9a825;outline-offset:2px;
+box-shadow:0 0 0 5px #1b1f24}
+h1:focus{outline:none}
+.next{border-top:1px solid #ddd;padding-top:.75rem;font-size:.95rem}
 .alert{background:#fdecea;color:#8c1d18;border-radius:8px;padding:.75rem;margin:.75rem 0}
 h1,p,dd{overflow-wrap:anywhere}
 @media (max-width:320px){main{padding:.75rem .5rem}.card{padding:.75rem}}
@@ -130,12 +118,12 @@ h1,p,dd{overflow-wrap:anywhere}
 <body>
 <main>
 <header>$service</header>
-<section class="card $tone" aria-live="polite">
-<h1$heading_lang>$title</h1>
+<section class="card $tone" id="card" data-state="$state" aria-live="polite">
+<h1 tabindex="-1"$heading_lang>$title</h1>
 $body
 </section>
 </main>
-</body>
+$script</body>
 </html>
 """
 )
@@ -212,7 +200,8 @@ def page_headers(nonce: str, retry_after: int | None = None) -> dict[str, str]:
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
+            f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; "
+            "form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'"
         ),
         "X-Frame-Options": "DENY",
@@ -224,12 +213,16 @@ def _render(
     status: int,
     title: str,
     body: str,
+    *,
+    state: str,
     tone: str = "",
-    refresh: bool = False,
+    poll: bool = False,
     retry_after: int | None = None,
     title_lang: str | None = None,
+    cookies: list[Cookie] | None = None,
 ) -> Response[str]:
-    """``title_lang``: the heading's own language, when it is not the page's (the guide's sentences
+    """``state`` names the card's state (the polling script swaps cards when it changes).
+    ``title_lang``: the heading's own language, when it is not the page's (the guide's sentences
     stay Indonesian on an English page, and screen readers must say them so)."""
     nonce = secrets.token_urlsafe(16)
     document = _PAGE.substitute(
@@ -239,15 +232,36 @@ def _render(
         heading_lang=_lang_attribute(title_lang, lang),
         body=body,
         tone=tone,
+        state=state,
         nonce=nonce,
-        refresh=f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">\n' if refresh else "",
+        no_script_refresh=_NO_SCRIPT_REFRESH if poll else "",
+        script=f'<script nonce="{nonce}">{_POLL_SCRIPT}</script>\n' if poll else "",
     )
     return Response(
         status_code=status,
         content_type="text/html; charset=utf-8",
         body=document,
         headers=page_headers(nonce, retry_after),
+        cookies=cookies or [],
     )
+
+
+POLL_SECONDS = 5
+_NO_SCRIPT_REFRESH = '<noscript><meta http-equiv="refresh" content="30"></noscript>\n'
+# Asks for this page every few seconds (longer after a failure) and, once its state changes, puts
+# the new card in place of the old: the live region announces it, and focus, if it was on the card,
+# goes to the new heading rather than to the top of the page.
+_POLL_SCRIPT = (
+    """(()=>{const every=EVERY,card=document.getElementById("card");let wait=every;"""
+    """const poll=async()=>{try{const answer=await fetch(location.pathname,{headers:{Accept:"text/html"},"""
+    """cache:"no-store",credentials:"same-origin"});"""
+    """const page=new DOMParser().parseFromString(await answer.text(),"text/html");"""
+    """const next=page.getElementById("card");"""
+    """if(next&&next.dataset.state!==card.dataset.state){const focused=card.contains(document.activeElement);"""
+    """card.className=next.className;card.dataset.state=next.dataset.state;card.innerHTML=next.innerHTML;"""
+    """document.title=page.title;if(focused){card.querySelector("h1").focus();}return;}wait=every;}"""
+    """catch(error){wait=Math.min(wait*2,60000);}setTimeout(poll,wait);};setTimeout(poll,wait);})();"""
+).replace("EVERY", str(POLL_SECONDS * 1000))
 
 
 def _facts(rows: list[tuple[str, str | None]]) -> str:
@@ -255,24 +269,29 @@ def _facts(rows: list[tuple[str, str | None]]) -> str:
     return f"<dl>{items}</dl>"
 
 
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
-
-
-def reason_text(reason: str | None, lang: str) -> str:
-    if reason and reason in REASONS:
-        return REASONS[reason][lang]
-    return _TEXT[lang]["start_again"]
+def _p(text: str, css_class: str = "") -> str:
+    attribute = f' class="{css_class}"' if css_class else ""
+    return f"<p{attribute}>{html.escape(text)}</p>"
 
 
 def _lang_attribute(part: str | None, page: str) -> str:
     return f' lang="{part}"' if part and part != page else ""
 
 
-def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None = None) -> Response[str]:
-    """The page for one state of a flow; ``error`` (a refused password, say) shows above the form."""
+def link_page(
+    view: LinkView,
+    token: str,
+    lang: str,
+    error: ServiceError | None = None,
+    *,
+    notice: ServiceError | None = None,
+    cookies: list[Cookie] | None = None,
+) -> Response[str]:
+    """The page for one state of a flow. ``error`` (a refused password, say) shows above the form
+    and sets the status; a ``notice`` left by a form post shows the same way on a 200 page."""
     t = _TEXT[lang]
     status = error.status if error else 200
+    error = error or notice
     retry_after = error.retry_after if error else None
     alert = f'<p class="alert" role="alert" id="problem">{html.escape(error.detail(lang))}</p>' if error else ""
     if view.status is FlowStatus.FAILED:  # the number a message came from, refused: new or not
@@ -281,38 +300,67 @@ def link_page(view: LinkView, token: str, lang: str, error: ServiceError | None 
         number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
     until = wib_time(view.expires_at) if view.expires_at else None  # only open flows have one
     facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked), (t["valid_until"], until)])
+    page = partial(_render, lang, cookies=cookies)
 
     if view.status is FlowStatus.COMPLETED and view.success_message:
-        return _render(lang, 200, view.success_message, facts + _p(t["back_to_app"]), "ok", title_lang="id")
+        body = facts + _p(t["back_to_app"])
+        return page(200, view.success_message, body, state="completed", tone="ok", title_lang="id")
     if view.status is FlowStatus.PENDING:
-        body = alert + _p(t["waiting_body"]) + facts + f'<a class="button" href="">{t["refresh"]}</a>'
-        return _render(lang, status, t["waiting_title"], body, refresh=True)
+        reload = f'<a class="button" href="">{t["refresh"]}</a><noscript>{_p(t["no_script"])}</noscript>'
+        body = alert + _p(t["waiting_body"]) + facts + reload
+        return page(status, t["waiting_title"], body, state="pending", poll=True)
+    if view.status is FlowStatus.AWAITING_PASSWORD and view.password_locked_until:
+        return page(status, t["locked_title"], _account_locked(view, lang) + facts, state="password_locked", tone="bad")
     if view.status is FlowStatus.AWAITING_PASSWORD:
-        described = ' aria-describedby="problem" aria-invalid="true"' if error else ""
-        form = (
-            '<form method="post" action="" autocomplete="off">'
-            f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
-            f'<label for="password">{t["password"]}</label>'
-            f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
-            f'<button type="submit"{_lang_attribute("id", lang)}>{t["submit"]}</button></form>'
-        )
-        body = alert + _p(t["confirm_body"]) + facts + form
-        return _render(lang, status, t["confirm_title"], body, retry_after=retry_after)
+        body = alert + _p(t["confirm_body"]) + facts + _password_form(token, lang, error) + _forgot_password(view, lang)
+        return page(status, t["confirm_title"], body, state="awaiting_password", retry_after=retry_after)
     if view.status is FlowStatus.LOCKED:
         detail = ServiceError("flow_locked").detail(lang)
-        return _render(lang, error.status if error else 200, t["locked_title"], _p(detail) + facts, "bad")
-    body = alert + _p(reason_text(view.reason, lang)) + facts + _p(t["start_again"])
-    return _render(lang, status, t["failed_title"], body, "bad")
+        body = _p(detail) + facts + _forgot_password(view, lang)
+        return page(error.status if error else 200, t["locked_title"], body, state="locked", tone="bad")
+    next_step = failure_text(view.reason, lang, AccountFacts(view.kind, view.account_has_email))
+    return page(status, t["failed_title"], alert + _p(next_step) + facts, state="failed", tone="bad")
+
+
+def _password_form(token: str, lang: str, error: ServiceError | None) -> str:
+    t = _TEXT[lang]
+    # After a refused try, the field says why and takes the focus, so the citizen can type again.
+    described = ' aria-describedby="problem" aria-invalid="true" autofocus' if error else ""
+    return (
+        '<form method="post" action="" autocomplete="off">'
+        f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
+        f'<label for="password">{t["password"]}</label>'
+        f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
+        f'<button type="submit"{_lang_attribute("id", lang)}>{t["submit"]}</button></form>'
+    )
+
+
+def _forgot_password(view: LinkView, lang: str) -> str:
+    return _p(forgot_password(lang, view.account_has_email), "next")
+
+
+def _account_locked(view: LinkView, lang: str) -> str:
+    """Too many wrong passwords on the account: no form, and what to do, since the link ends first."""
+    t = _TEXT[lang]
+    locked_until = view.password_locked_until or 0
+    text = [t["password_locked"].format(until=wib_time(locked_until))]
+    if view.expires_at and view.expires_at < locked_until:
+        text.append(t["link_ends_first"])
+    text.append(start_again(lang, view.kind))
+    steps = _p(" ".join(text))
+    return steps + (_p(change_by_email(lang), "next") if view.account_has_email else "")
 
 
 def error_page(error: ServiceError, lang: str) -> Response[str]:
     t = _TEXT[lang]
     title = t["not_found_title"] if error.status == 404 else t["error_title"]
-    return _render(lang, error.status, title, _p(error.detail(lang)), "bad", retry_after=error.retry_after)
+    body = _p(error.detail(lang))
+    return _render(lang, error.status, title, body, state=error.code, tone="bad", retry_after=error.retry_after)
 
 
 def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:
     """The JSON form of a link page, for ``Accept: application/json``."""
+    facts = AccountFacts(view.kind, view.account_has_email)
     return LinkState(
         kind=str(view.kind),
         status=str(view.status),
@@ -320,20 +368,29 @@ def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:
         number_masked=view.number_masked,
         account_masked=view.account_masked,
         reason=view.reason,
-        reason_text=reason_text(view.reason, lang) if view.reason else None,
+        reason_text=failure_text(view.reason, lang, facts) if view.reason else None,
         tries_left=view.tries_left,
         csrf_token=anti_forgery.issue(token) if view.status is FlowStatus.AWAITING_PASSWORD else None,
         expires_at=iso(view.expires_at) if view.expires_at else None,
+        password_locked_until=iso(view.password_locked_until) if view.password_locked_until else None,
     ).model_dump()
 
 
 def link_response(
-    view: LinkView, token: str, headers: Mapping[str, str], error: ServiceError | None = None
+    view: LinkView,
+    token: str,
+    request: BaseProxyEvent,
+    error: ServiceError | None = None,
 ) -> Response[str]:
-    """The page, or its JSON form, for one flow state."""
+    """The page, or its JSON form, for one flow state. A page shows, once, what the password post
+    that led to it refused (``shared.web.notices``)."""
+    headers = request.headers
     lang = language(headers)
     if wants_html(headers):
-        return link_page(view, token, lang, error)
+        if error is not None:
+            return link_page(view, token, lang, error)
+        notice, cookies = notices.take(token, request.get("cookies") or [], view)
+        return link_page(view, token, lang, notice=notice, cookies=cookies)
     if error:
         raise error
     nonce = secrets.token_urlsafe(16)
@@ -345,8 +402,19 @@ def link_response(
     )
 
 
+def after_password_post(
+    flows: WhatsAppFlows, token: str, request: BaseProxyEvent, is_form_post: bool, result: ConfirmResult
+) -> Response[str]:
+    """A form post is answered with a 303 to the link page (Post/Redirect/Get), a JSON post with
+    the outcome itself."""
+    if not is_form_post:
+        return link_response(result.view, token, request, result.error)
+    location = flows.link_url(token, FlowKind.NUMBER_CHANGE)
+    return Response(303, "text/plain", "", {"Location": location}, cookies=notices.carry(token, result.error))
+
+
 def blue_link(
-    flows: WhatsAppFlows, token: str, kind: FlowKind, headers: Mapping[str, str], open_whatsapp: bool
+    flows: WhatsAppFlows, token: str, kind: FlowKind, request: BaseProxyEvent, open_whatsapp: bool
 ) -> Response[str]:
     """The blue link's page; with ``?open=whatsapp`` (what a start's QR code carries) and while the
     flow waits for its message, a redirect to WhatsApp with the prepared message typed in. Neither
@@ -355,4 +423,4 @@ def blue_link(
     if open_whatsapp and view.status is FlowStatus.PENDING:
         location = flows.whatsapp_url(token, kind)
         return Response(302, "text/plain", "", {"Location": location, "Cache-Control": "no-store"})
-    return link_response(view, token, headers)
+    return link_response(view, token, request)

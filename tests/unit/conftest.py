@@ -246,9 +246,11 @@ def make_account(registry: AccountRegistry) -> Callable[..., Account]:
         phone_number: str | None = "+6281298765432",
         whatsapp_number: str | None = None,
         whatsapp_verified_via: str | None = None,
+        name: str | None = None,
     ) -> Account:
         account = Account(
             account_id=account_id,
+            name=name,
             email=email,
             phone_number=phone_number,
             whatsapp_number=whatsapp_number,

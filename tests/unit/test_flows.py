@@ -172,16 +172,16 @@ def test_message_completes_the_migration(
 
     flow, status = flows.status(citizen.account_id, started.flow_id, FlowKind.MIGRATION)
     assert status is FlowStatus.COMPLETED
-    assert flow.number_masked == "+62 812-****-*890"
+    assert flow.number_masked == "0812-****-7890"
 
     [audit] = audit_records(scan, citizen.account_id)
     assert audit["method"] == "whatsapp_migration"
     assert audit["flow_id"] == started.flow_id
-    assert audit["new_number_masked"] == "+62 812-****-*890"
+    assert audit["new_number_masked"] == "0812-****-7890"
     assert audit["new_number_hash"] == number_fingerprint(SENDER)
     assert audit["new_number_hash"] != keyed_hash("number", SENDER)  # the never-rotated key, not the token key
     assert audit["phone_number_replaced"] is True
-    assert audit["old_phone_masked"] == "+62 812-****-*432"  # the phone number the migration replaced
+    assert audit["old_phone_masked"] == "0812-****-5432"  # the phone number the migration replaced
     assert audit["old_phone_hash"] == number_fingerprint(OLD_PHONE)
     assert "old_number_hash" not in audit  # there was no WhatsApp number before
     assert_no_clear_number(scan, SENDER, OLD_PHONE)
@@ -190,7 +190,7 @@ def test_message_completes_the_migration(
     assert mail.destinations["ToAddresses"] == ["budi@example.com"]
     assert mail.source == "no-reply@jss.example"
     assert MIGRATION_SUCCESS in mail.subject
-    assert "+62 812-****-*890" in mail.body
+    assert "0812-****-7890" in mail.body
     assert SENDER[3:] not in mail.body
     assert "(diubah pada 15-06-2025 22:07 WIB)" in mail.body  # the fake clock's time, in Yogyakarta
 
@@ -203,7 +203,7 @@ def test_link_shows_the_result_after_completion(flows: WhatsAppFlows, citizen: A
 
     assert view.status is FlowStatus.COMPLETED
     assert view.success_message == MIGRATION_SUCCESS
-    assert view.number_masked == "+62 812-****-*890"
+    assert view.number_masked == "0812-****-7890"
     assert view.account_masked == "b***i@example.com"
     # The done page carries no anti-forgery value and no form (they live in the page layer now).
     assert link_payload(view, token_of(started), "id")["csrf_token"] is None
@@ -357,7 +357,7 @@ def test_number_held_by_another_account_fails_the_flow(
     flow, status = flows.status(citizen.account_id, started.flow_id, FlowKind.MIGRATION)
     assert status is FlowStatus.FAILED
     assert flow.reason == FailureReason.NUMBER_TAKEN
-    assert flow.number_masked == "+62 812-****-*890"
+    assert flow.number_masked == "0812-****-7890"
     assert audit_records(scan, citizen.account_id) == []
 
 
@@ -420,11 +420,21 @@ def test_mail_failure_does_not_undo_the_migration(
 def test_account_without_email_migrates_without_mail(
     flows: WhatsAppFlows, make_account: MakeAccount, clock: Any, sent_mail: Callable[[], list[Any]]
 ) -> None:
-    make_account("jss-3003", email=None)
+    make_account("jss-3003", email=None, name="Sri Rahayu Ningsih")
     started = flows.start("jss-3003", FlowKind.MIGRATION)
     assert flows.receive(message_for(started, clock))["outcome"] == "completed"
     assert sent_mail() == []
-    assert flows.view_link(token_of(started), FlowKind.MIGRATION).account_masked == "js***03"
+    view = flows.view_link(token_of(started), FlowKind.MIGRATION)
+    assert view.account_masked == "Sri R. N."  # the name, shortened: an account id means nothing to a citizen
+    assert not view.account_has_email
+
+
+def test_an_account_without_email_or_name_is_left_out_of_the_page(
+    flows: WhatsAppFlows, make_account: MakeAccount, clock: Any
+) -> None:
+    make_account("jss-3004", email=None, name=None)
+    started = flows.start("jss-3004", FlowKind.MIGRATION)
+    assert flows.view_link(token_of(started), FlowKind.MIGRATION).account_masked is None
 
 
 def test_sixth_start_within_ten_minutes_is_refused(flows: WhatsAppFlows, citizen: Account, clock: Any) -> None:
@@ -652,7 +662,7 @@ def test_message_moves_the_flow_to_awaiting_password(
     view = flows.view_link(token, FlowKind.NUMBER_CHANGE)
     assert view.status is FlowStatus.AWAITING_PASSWORD
     assert view.tries_left == 5
-    assert view.number_masked == "+62 812-****-*890"
+    assert view.number_masked == "0812-****-7890"
     csrf = link_payload(view, token, "id")["csrf_token"]
     assert csrf.split(".")[0].isdigit()
     assert anti_forgery.is_valid(token, csrf)
@@ -716,7 +726,7 @@ def test_right_password_changes_the_number(
 
     [audit] = audit_records(scan, linked.account_id)
     assert audit["method"] == "whatsapp_change"
-    assert audit["old_number_masked"] == "+62 857-****-*678"
+    assert audit["old_number_masked"] == "0857-****-5678"
     assert audit["old_number_hash"] == number_fingerprint(CURRENT_WA)
     assert audit["new_number_hash"] == number_fingerprint(NEW)
     assert "phone_number_replaced" not in audit  # only the migration replaces the phone number
@@ -726,7 +736,7 @@ def test_right_password_changes_the_number(
     [mail] = sent_mail()
     assert mail.destinations["ToAddresses"] == ["budi@example.com"]
     assert CHANGE_SUCCESS in mail.subject
-    assert "+62 812-****-*890" in mail.body
+    assert "0812-****-7890" in mail.body
 
 
 def test_wrong_password_says_how_many_tries_are_left(

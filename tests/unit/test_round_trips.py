@@ -255,10 +255,10 @@ def test_a_link_written_before_links_named_the_account_still_opens_its_page(
 
     aws_calls.made.clear()
     assert flows.view_link(token, FlowKind.NUMBER_CHANGE) == view
-    assert aws_calls.made == [  # the link, the flow, then its account
+    assert aws_calls.made == [  # the link, the flow, then its account and its password tries
         "dynamodb.GetItem[TokensTable]",
         "dynamodb.GetItem[TokensTable]",
-        "dynamodb.BatchGetItem[AccountsTable]",
+        "dynamodb.BatchGetItem[AccountsTable,TokensTable]",
     ]
     result = flows.confirm_password(token, PASSWORD)
     assert (result.error, result.view.status) == (None, FlowStatus.COMPLETED)

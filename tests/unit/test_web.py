@@ -10,7 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ def http_event(
     query: dict[str, str] | None = None,
     is_base64: bool = False,
     claims: dict[str, Any] | None = None,
+    cookies: list[str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API event, payload format 2.0 (header names arrive in lower case)."""
     context: dict[str, Any] = {
@@ -87,6 +88,8 @@ def http_event(
         event["queryStringParameters"] = query
     if body is not None:
         event["body"] = body
+    if cookies:
+        event["cookies"] = cookies
     return event
 
 
@@ -95,6 +98,7 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: str
+    cookies: list[str] = field(default_factory=list)
 
     @property
     def content_type(self) -> str:
@@ -112,7 +116,7 @@ def call(function: str, event: dict[str, Any]) -> Answer:
     headers = {**raw.get("headers", {}), **{k: ",".join(v) for k, v in (raw.get("multiValueHeaders") or {}).items()}}
     # Header names are case-insensitive; keep the spelling the tests use.
     normalized = {k.title(): v for k, v in headers.items()}
-    return Answer(status=raw["statusCode"], headers=normalized, body=body)
+    return Answer(status=raw["statusCode"], headers=normalized, body=body, cookies=raw.get("cookies") or [])
 
 
 def assert_problem(answer: Answer, status: int, code: str) -> dict[str, Any]:
@@ -406,11 +410,11 @@ def test_signed_base64_delivery_completes_the_migration(
 
     status = call("migrate", http_event("GET", f"/v1/migrations/{started['flow_id']}", sub="jss-1001")).json()
     assert status["status"] == "completed"
-    assert status["number_masked"] == "+62 812-****-*890"
+    assert status["number_masked"] == "0812-****-7890"
     page = call("migrate", http_event("GET", f"/m/{token_of(started)}"))
     assert page.status == 200
     assert MIGRATION_SUCCESS in page.body
-    assert "+62 812-****-*890" in page.body
+    assert "0812-****-7890" in page.body
 
     # The message id is remembered for retries, without the number in clear.
     idempotency = json.dumps(scan("IdempotencyTable"))
@@ -552,17 +556,67 @@ def test_password_form_page(web: AccountRegistry) -> None:
     assert anti_forgery.is_valid(token, csrf)
     assert not anti_forgery.is_valid("B" * 32, value)
     assert ">Ubah</button>" in page.body
-    assert "+62 812-****-*890" in page.body
+    assert "0812-****-7890" in page.body
 
 
-def test_wrong_password_form_post_shows_the_form_again(web: AccountRegistry) -> None:
+def follow(answer: Answer, token: str, accept_language: str = "id") -> Answer:
+    """The browser's next step after a form post's 303: the link page, with the notice cookie."""
+    assert answer.status == 303, answer.body
+    assert answer.headers["Location"] == f"https://jss.example/c/{token}"
+    sent = [cookie.split(";")[0] for cookie in answer.cookies]
+    headers = {"accept": "text/html", "accept-language": accept_language}
+    return call("change_number", http_event("GET", f"/c/{token}", headers=headers, cookies=sent))
+
+
+def test_wrong_password_form_post_redirects_to_the_form_with_the_problem_once(web: AccountRegistry) -> None:
     started, csrf = change_awaiting_password()
-    answer = confirm(token_of(started), {"password": "salah", "csrf_token": csrf})
-    assert answer.status == 403
-    assert answer.content_type.startswith("text/html")
-    assert "Password salah. Sisa percobaan: 4." in answer.body
-    assert '<form method="post"' in answer.body
-    assert "salah" not in answer.body.replace("Password salah", "")  # the typed password is never echoed
+    token = token_of(started)
+    answer = confirm(token, {"password": "salah", "csrf_token": csrf})
+    assert answer.body == ""  # nothing a Back button could post again
+    [cookie] = answer.cookies
+    assert cookie.startswith("jss_notice=wrong_password.")
+    assert {"Path=/c/", "Max-Age=60", "HttpOnly", "SameSite=Lax"} <= {part.strip() for part in cookie.split(";")}
+    assert "salah" not in cookie.replace("wrong_password", "")
+    assert token not in cookie
+
+    page = follow(answer, token)
+    assert page.status == 200
+    assert "Password salah. Sisa percobaan: 4." in page.body
+    assert '<form method="post"' in page.body
+    assert 'aria-invalid="true" autofocus' in page.body  # the field takes the focus, and says why
+    assert "salah" not in page.body.replace("Password salah", "")  # the typed password is never echoed
+    assert any(cookie.startswith("jss_notice=;") and "Max-Age=0" in cookie for cookie in page.cookies)
+
+    again = call("change_number", http_event("GET", f"/c/{token}"))  # a reload: shown once only
+    assert "Password salah" not in again.body
+    assert "autofocus" not in again.body
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        pytest.param("wrong_password.000000000000", id="another-link"),
+        pytest.param("flow_locked.{tag}", id="a-code-the-page-does-not-take"),
+        pytest.param("wrong_password", id="no-tag"),
+    ],
+)
+def test_a_notice_that_is_not_this_links_says_nothing(web: AccountRegistry, notice: str) -> None:
+    started, _ = change_awaiting_password()
+    token = token_of(started)
+    tag = hashlib.sha256(token.encode()).hexdigest()[:12]
+    cookie = "jss_notice=" + notice.format(tag=tag)
+    page = call("change_number", http_event("GET", f"/c/{token}", cookies=[cookie]))
+    assert page.status == 200
+    assert 'role="alert"' not in page.body
+    assert any("Max-Age=0" in cookie for cookie in page.cookies)
+
+
+def test_a_wrong_password_notice_tells_the_tries_left_now(web: AccountRegistry) -> None:
+    started, csrf = change_awaiting_password()
+    token = token_of(started)
+    first = confirm(token, {"password": "salah", "csrf_token": csrf})
+    confirm(token, {"password": "salah lagi"}, as_json=True)  # another try in between
+    assert "Sisa percobaan: 3." in follow(first, token).body
 
 
 def test_wrong_password_as_json_is_a_problem(web: AccountRegistry) -> None:
@@ -582,8 +636,27 @@ def assert_forgery_page(answer: Answer) -> None:
     assert answer.status == 403, answer.body
     assert answer.content_type.startswith("text/html")
     assert_page_headers(answer)
-    assert "Formulir tidak valid atau sudah kedaluwarsa" in answer.body
+    assert "Formulir ini tidak berasal dari halaman tautan Anda" in answer.body
     assert "<form" not in answer.body
+
+
+def test_a_form_left_open_past_the_flows_lifetime_says_the_time_is_over(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    token = token_of(started)
+    old_form = anti_forgery.issue(token, time.time() - 11 * 60)  # the page sat open for 11 minutes
+    answer = confirm(token, {"password": PASSWORD, "csrf_token": old_form})
+    assert answer.status == 403
+    assert "Waktu 10 menit untuk mengganti nomor sudah habis" in answer.body
+    assert "Melalui WhatsApp" in answer.body  # where to start again
+    assert "<form" not in answer.body
+    assert tries_left(started) == 5
+    event = http_event(
+        "POST",
+        f"/c/{token}",
+        headers={"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
+        body=urlencode({"password": PASSWORD, "csrf_token": old_form}),
+    )
+    assert assert_problem(call("change_number", event), 403, "form_expired")["minutes"] == 10
 
 
 def test_a_form_post_without_an_anti_forgery_value_is_a_403_page(web: AccountRegistry) -> None:
@@ -670,8 +743,10 @@ def test_a_text_plain_post_cannot_skip_the_anti_forgery_check(web: AccountRegist
 def test_right_password_form_post_changes_the_number(web: AccountRegistry) -> None:
     started, csrf = change_awaiting_password()
     answer = confirm(token_of(started), {"password": PASSWORD, "csrf_token": csrf})
-    assert answer.status == 200
-    assert CHANGE_SUCCESS in answer.body
+    assert answer.cookies == []  # nothing refused, nothing to carry
+    page = follow(answer, token_of(started))
+    assert page.status == 200
+    assert CHANGE_SUCCESS in page.body
     assert web.get("jss-5005").whatsapp_number == SENDER_E164  # type: ignore[union-attr]
     assert web.owner_of("+6285712345678") is None
     status = call("change_number", http_event("GET", f"/v1/number-changes/{started['flow_id']}", sub="jss-5005"))
@@ -752,15 +827,27 @@ def test_a_locked_password_confirmation_is_a_429_problem_with_the_time_it_ends(w
     assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
 
 
-def test_a_locked_password_confirmation_shows_the_form_with_the_time_it_ends(web: AccountRegistry) -> None:
+def test_a_locked_password_confirmation_hides_the_form_and_says_what_to_do(web: AccountRegistry) -> None:
     started = lock_password_confirmation()
     page = call("change_number", http_event("GET", f"/c/{token_of(started)}"))
-    answer = confirm(token_of(started), {"password": PASSWORD, "csrf_token": form_value(page)})
-    assert answer.status == 429
-    assert answer.content_type.startswith("text/html")
-    assert re.search(r"dikunci sampai pukul \d{2}:\d{2} WIB\.", answer.body)
-    assert '<form method="post"' in answer.body
-    assert 0 < int(answer.headers["Retry-After"]) <= 900
+    assert page.status == 200
+    assert re.search(r"dikunci sampai pukul \d{2}:\d{2} WIB karena terlalu banyak password yang salah\.", page.body)
+    assert "Tautan ini berakhir sebelum itu." in page.body  # the lock outlasts the 10-minute link
+    assert "Melalui Email" in page.body  # the account has an email: a way that needs no password
+    assert "<form" not in page.body
+    assert "Ubah" not in page.body
+    view = call("change_number", http_event("GET", f"/c/{token_of(started)}", headers={"accept": "application/json"}))
+    assert ISO_Z.match(view.json()["password_locked_until"])
+
+
+def test_a_password_posted_to_a_locked_account_redirects_to_the_locked_page(web: AccountRegistry) -> None:
+    started = lock_password_confirmation()
+    token = token_of(started)
+    answer = confirm(token, {"password": PASSWORD, "csrf_token": anti_forgery.issue(token)})
+    assert answer.cookies == []  # the page shows the lock by itself
+    page = follow(answer, token)
+    assert "dikunci sampai pukul" in page.body
+    assert "<form" not in page.body
     assert web.get("jss-5005").whatsapp_number == "+6285712345678"  # type: ignore[union-attr]
 
 
@@ -800,6 +887,15 @@ def test_the_contact_answer_is_never_cached(web: AccountRegistry) -> None:
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.json()["whatsapp_number"] == "+6285712345678"
     assert answer.json()["email"] == "s***i@example.com"
+
+
+def test_the_contact_answer_gives_numbers_as_people_write_them(web: AccountRegistry) -> None:
+    card = call("contact", http_event("GET", "/v1/contact", sub="jss-5005")).json()
+    assert card["whatsapp_number_display"] == "0857-1234-5678"
+    assert card["phone_number_display"] == "0857-1234-5678"
+    migrating = call("contact", http_event("GET", "/v1/contact", sub="jss-1001")).json()
+    assert migrating["whatsapp_number"] is None
+    assert migrating["whatsapp_number_display"] is None
 
 
 def send_email_code(sent_mail: Callable[[], list[Any]]) -> tuple[str, str]:
@@ -998,14 +1094,14 @@ def migrated_page(accept_language: str) -> Answer:
 
 def test_a_success_page_says_what_to_do_next(web: AccountRegistry) -> None:
     page = migrated_page("id")
-    assert "<h1>Migrasi akun aplikasi Jogja Smart Service berhasil</h1>" in page.body
+    assert '<h1 tabindex="-1">Migrasi akun aplikasi Jogja Smart Service berhasil</h1>' in page.body
     assert "<p>Silakan kembali ke aplikasi JSS.</p>" in page.body
 
 
 def test_on_an_english_phone_the_guides_sentence_is_marked_indonesian(web: AccountRegistry) -> None:
     page = migrated_page("en-US,en;q=0.9")
     assert '<html lang="en">' in page.body
-    assert '<h1 lang="id">Migrasi akun aplikasi Jogja Smart Service berhasil</h1>' in page.body
+    assert '<h1 tabindex="-1" lang="id">Migrasi akun aplikasi Jogja Smart Service berhasil</h1>' in page.body
     assert "<p>You can go back to the JSS app now.</p>" in page.body
 
 
@@ -1054,3 +1150,39 @@ def test_a_failed_page_names_the_number_the_message_came_from_not_a_new_one(web:
     assert "<dt>Nomor WhatsApp pengirim</dt>" in page.body
     assert "Nomor WhatsApp baru" not in page.body
     assert "Berlaku sampai" not in page.body  # a finished flow has no deadline
+
+
+# ----------------------------------------------------------------- the waiting page polls without reloading
+
+
+def test_the_waiting_page_polls_with_its_own_script_and_refreshes_slowly_without_one(web: AccountRegistry) -> None:
+    started = start_migration()
+    page = call("migrate", http_event("GET", f"/m/{token_of(started)}"))
+    nonce = re.search(r"script-src 'nonce-([^']+)'", page.headers["Content-Security-Policy"])
+    assert nonce is not None
+    assert f'<script nonce="{nonce.group(1)}">' in page.body
+    assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+    assert 'id="card" data-state="pending" aria-live="polite"' in page.body
+    # A meta refresh only for browsers without scripts: it would reload the page under a screen reader.
+    head = page.body.split("</head>")[0]
+    assert re.findall(r"<meta http-equiv=\"refresh\"[^>]*>", page.body) == ['<meta http-equiv="refresh" content="30">']
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in head
+    assert "Muat ulang" in page.body
+
+
+def test_pages_that_wait_for_nothing_carry_no_script(web: AccountRegistry) -> None:
+    started, _ = change_awaiting_password()
+    page = call("change_number", http_event("GET", f"/c/{token_of(started)}"))
+    assert "<script" not in page.body
+    assert "refresh" not in page.body
+    assert 'data-state="awaiting_password"' in page.body
+
+
+def test_the_status_answer_says_why_and_what_to_do_next(web: AccountRegistry) -> None:
+    started = call("change_number", http_event("POST", "/v1/number-changes", sub="jss-5005")).json()
+    body = signed_delivery(started["message"], sender="6285712345678")  # the account's own number
+    assert post_webhook(body, signature(body)).json()["outcomes"] == ["same_number"]
+    status = call("change_number", http_event("GET", f"/v1/number-changes/{started['flow_id']}", sub="jss-5005"))
+    assert status.json()["reason"] == "same_number"
+    assert "kirim pesan dari WhatsApp di nomor yang baru" in status.json()["reason_text"]
+    assert "Melalui WhatsApp" in status.json()["reason_text"]
