@@ -2,9 +2,25 @@
 // the signed-delivery simulator, and reads the local SES mailbox. Local mode only.
 "use strict";
 
-const state = { accounts: [], account: null, token: null, flow: null, verificationId: null, changeToken: null };
+const state = {
+  accounts: [], account: null, token: null, contact: null, flow: null,
+  verificationId: null, changeToken: null, resendAt: 0, resendTimer: null,
+};
 const FINAL = new Set(["completed", "failed", "expired", "locked"]);
 const $ = (id) => document.getElementById(id);
+// Why a flow failed, in plain words, for a status answer without its own reason_text
+// (shared/domain/flows.py FailureReason).
+const REASONS = {
+  forwarded_message: "Pesan yang diteruskan (forward) tidak dapat dipakai: kirim pesan langsung dari WhatsApp, tanpa diubah.",
+  account_not_found: "Akun JSS ini tidak ditemukan lagi.",
+  sender_number_hidden: "Nomor pengirim tidak terlihat karena akun WhatsApp-nya memakai username yang menyembunyikan nomor.",
+  number_taken: "Nomor WhatsApp ini sudah terhubung dengan akun JSS lain.",
+  same_number: "Pesan dikirim dari Nomor WhatsApp yang sudah terdaftar di akun ini, jadi tidak ada yang berubah.",
+  whatsapp_already_linked: "Akun ini sudah memiliki Nomor WhatsApp.",
+  message_after_expiry: "Pesan sampai setelah batas waktu 10 menit habis.",
+  replaced_by_newer_request: "Proses ini digantikan oleh permintaan yang lebih baru.",
+  proposal_unreadable: "Nomor baru tidak dapat dibaca lagi, jadi tidak ada yang berubah.",
+};
 
 async function call(method, path, body, { auth = true } = {}) {
   const headers = { Accept: "application/json" };
@@ -14,7 +30,9 @@ async function call(method, path, body, { auth = true } = {}) {
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
-  return { status: response.status, ok: response.ok, data };
+  // The server's clock (Date header), to count down to its times whatever this machine's clock says.
+  const date = Date.parse(response.headers.get("Date") || "");
+  return { status: response.status, ok: response.ok, data, serverNow: Number.isNaN(date) ? Date.now() : date };
 }
 
 function say(text, tone = "info") {
@@ -23,9 +41,17 @@ function say(text, tone = "info") {
   result.dataset.tone = tone;
 }
 
+// A problem document (RFC 9457) in its own plain words (its detail), never its code.
 function sayProblem(answer) {
-  const detail = (answer.data && (answer.data.detail || answer.data.message)) || `HTTP ${answer.status}`;
-  say(detail, "error");
+  const data = answer.data || {};
+  say(data.detail || data.message || data.title || `Permintaan ditolak (HTTP ${answer.status}).`, "error");
+}
+
+// A number as people write it (0812-3456-7890), E.164 when the answer has no display form yet;
+// data-e164 keeps the E.164 form for tests and for copying.
+function showNumber(element, e164, display, none) {
+  element.textContent = e164 ? display || e164 : none;
+  element.dataset.e164 = e164 || "";
 }
 
 async function loadAccounts() {
@@ -61,22 +87,57 @@ async function selectAccount(id) {
   state.account = state.accounts.find((a) => a.id === id);
   const answer = await call("POST", "/__dev/token", { sub: id }, { auth: false });
   state.token = answer.data.token;
-  state.flow = null;
-  $("email-steps").hidden = true;
+  $("profile-token").value = state.token;
+  state.contact = null;
+  forgetFlow();
+  closeEmailSteps();
   $("chat").replaceChildren();
-  $("qr-figure").hidden = true;
-  $("wa-message").value = "";
   say("");
   await refreshProfile();
 }
 
+// Ends what the console knew of a flow: no more polling, nothing left in the composer to send.
+function forgetFlow() {
+  state.flow = null;
+  $("wa-message").value = "";
+  $("wa-business").textContent = "";
+  $("qr").replaceChildren();
+  $("qr-figure").hidden = true;
+  $("wa-hint").textContent = "Mulai salah satu proses di kiri: pesan yang disiapkan muncul di sini.";
+  showFlow(null);
+}
+
+function showFlow(flow, status) {
+  const info = $("flow-info");
+  info.hidden = !flow;
+  info.dataset.flowId = flow ? flow.flow_id : "";
+  info.dataset.status = flow ? status : "";
+  const names = { migration: "A (migrasi)", number_change: "B1 (ganti nomor lewat WhatsApp)" };
+  info.textContent = flow ? `Proses ${names[flow.kind]} · status ${status} · flow_id ${flow.flow_id}` : "";
+}
+
+// Only the ways in that can work for this account, as the JSS profile screen offers them.
+function showActions(contact) {
+  const hasWhatsApp = Boolean(contact && contact.whatsapp_number);
+  const hasEmail = Boolean(contact && contact.email);
+  $("actions-migration").hidden = !contact || hasWhatsApp;
+  $("actions-change").hidden = !hasWhatsApp;
+  $("start-email").hidden = !hasEmail;
+  $("no-email-hint").hidden = hasEmail;
+}
+
 async function refreshProfile() {
   const answer = await call("GET", "/v1/contact");
-  if (!answer.ok) return sayProblem(answer);
+  if (!answer.ok) {
+    showActions(null); // nothing to offer for an account the service cannot show
+    return sayProblem(answer);
+  }
   const contact = answer.data;
+  state.contact = contact;
+  showActions(contact);
   $("profile-name").textContent = state.account.name;
-  $("profile-phone").textContent = contact.phone_number || "-";
-  $("profile-whatsapp").textContent = contact.whatsapp_number || "belum ada";
+  showNumber($("profile-phone"), contact.phone_number, contact.phone_number_display, "-");
+  showNumber($("profile-whatsapp"), contact.whatsapp_number, contact.whatsapp_number_display, "belum ada");
   const badge = $("profile-verified");
   const via = { whatsapp: "terverifikasi WhatsApp", email: "diubah lewat email", jss: "tercatat di JSS, belum diverifikasi" };
   badge.textContent = contact.whatsapp_number ? via[contact.whatsapp_verified_via] || "" : "";
@@ -94,8 +155,15 @@ function randomMobile() {
 
 async function startFlow(path, kind) {
   const answer = await call("POST", path);
-  if (!answer.ok) return sayProblem(answer);
+  if (!answer.ok) {
+    // Refused: the flow shown before is no longer the one to follow, and its message must not be sent.
+    forgetFlow();
+    sayProblem(answer);
+    return refreshProfile();
+  }
+  closeEmailSteps();
   state.flow = { ...answer.data, kind, statusPath: `${path}/${answer.data.flow_id}` };
+  showFlow(state.flow, answer.data.status);
   $("wa-message").value = answer.data.message;
   $("wa-business").textContent = new URL(answer.data.whatsapp_url).pathname.slice(1);
   $("wa-sender").value = kind === "migration" ? (state.account.phone_number || randomMobile()) : randomMobile();
@@ -113,7 +181,7 @@ function watchFlow(flow) {
   const timer = setInterval(async () => {
     if (state.flow !== flow) return clearInterval(timer);
     const status = await followFlow();
-    if (FINAL.has(status)) clearInterval(timer);
+    if (FINAL.has(status) || state.flow !== flow) clearInterval(timer);
   }, 2000);
 }
 
@@ -163,38 +231,96 @@ async function sendWhatsApp(event) {
   await followFlow();
 }
 
+// Why a flow ended, in words: the answer's own reason_text, else the console's own map.
+function reasonWords(answered) {
+  if (answered.reason_text) return answered.reason_text;
+  if (!answered.reason) return "";
+  return REASONS[answered.reason] || "Proses tidak berhasil.";
+}
+
 async function followFlow() {
-  if (!state.flow) return null;
-  const answer = await call("GET", state.flow.statusPath);
+  const flow = state.flow;
+  if (!flow) return null;
+  const answer = await call("GET", flow.statusPath);
+  if (state.flow !== flow) return null; // another flow started, or this one was forgotten, meanwhile
   if (!answer.ok) {
     sayProblem(answer);
     return null;
   }
-  const { status, reason } = answer.data;
+  const { status } = answer.data;
+  const why = reasonWords(answer.data);
   const words = {
     pending: "Menunggu pesan WhatsApp.",
     awaiting_password: "Pesan diterima. Buka tautan biru untuk memasukkan password.",
     completed: "Selesai. Buka tautan biru untuk melihat buktinya.",
-    failed: `Gagal (${reason}). Buka tautan biru untuk penjelasannya.`,
-    expired: "Kedaluwarsa. Mulai lagi.",
+    failed: `Tidak berhasil. ${why || "Buka tautan biru untuk penjelasannya."}`,
+    expired: why ? `Kedaluwarsa: ${why} Mulai lagi.` : "Kedaluwarsa. Mulai lagi.",
     locked: "Dikunci karena password salah terlalu sering.",
   };
+  showFlow(flow, status);
   say(words[status] || status, status === "failed" || status === "locked" ? "error" : "info");
   await refreshProfile();
   return status;
 }
 
 async function startEmail() {
+  await sendCode(false);
+}
+
+// Asks for a code (again): a new code replaces the one sent before.
+async function sendCode(again) {
   const answer = await call("POST", "/v1/email-verifications");
-  if (!answer.ok) return sayProblem(answer);
+  if (!answer.ok) {
+    sayProblem(answer);
+    // Too soon: the answer says how long to wait; the countdown follows it.
+    if (answer.status === 429 && answer.data && answer.data.retry_after && !$("email-steps").hidden) {
+      countDownToResend(Date.now() + answer.data.retry_after * 1000);
+    }
+    return;
+  }
+  forgetFlow();
   state.verificationId = answer.data.verification_id;
   $("email-steps").hidden = false;
   $("code-form").hidden = false;
   $("number-form").hidden = true;
   $("code").value = "";
   $("code").focus();
-  say(`Kode verifikasi dikirim ke ${answer.data.sent_to}. Lihat kotak surat.`);
+  countDownToResend(Date.now() + (Date.parse(answer.data.resend_after) - answer.serverNow));
+  const until = new Date(answer.data.expires_at).toLocaleTimeString("id-ID");
+  say(`${again ? "Kode baru" : "Kode verifikasi"} dikirim ke ${answer.data.sent_to} (berlaku sampai ${until}). Lihat kotak surat.`);
   await refreshMailbox();
+}
+
+// The resend button waits until resend_after, and says how long is left, second by second.
+function countDownToResend(at) {
+  state.resendAt = Number.isFinite(at) ? at : Date.now();
+  clearInterval(state.resendTimer);
+  const tick = () => {
+    const left = Math.ceil((state.resendAt - Date.now()) / 1000);
+    const button = $("resend-code");
+    if (left > 0) {
+      button.disabled = true;
+      const minutes = Math.floor(left / 60);
+      const seconds = String(left % 60).padStart(2, "0");
+      $("resend-wait").textContent = `Kode baru dapat diminta dalam ${minutes}:${seconds}.`;
+      $("resend-wait").dataset.secondsLeft = String(left);
+    } else {
+      clearInterval(state.resendTimer);
+      button.disabled = false;
+      $("resend-wait").textContent = "Belum menerima kode? Minta kode baru.";
+      $("resend-wait").dataset.secondsLeft = "0";
+    }
+  };
+  tick();
+  state.resendTimer = setInterval(tick, 1000);
+}
+
+function closeEmailSteps() {
+  clearInterval(state.resendTimer);
+  state.verificationId = null;
+  state.changeToken = null;
+  $("email-steps").hidden = true;
+  $("resend-wait").textContent = "";
 }
 
 async function verifyCode(event) {
@@ -202,6 +328,7 @@ async function verifyCode(event) {
   const answer = await call("POST", `/v1/email-verifications/${state.verificationId}/verify`, { code: $("code").value });
   if (!answer.ok) return sayProblem(answer);
   state.changeToken = answer.data.change_token;
+  clearInterval(state.resendTimer);
   $("code-form").hidden = true;
   $("number-form").hidden = false;
   $("new-number").value = "";
@@ -216,7 +343,7 @@ async function changeNumber(event) {
     whatsapp_number: $("new-number").value,
   });
   if (!answer.ok) return sayProblem(answer);
-  $("email-steps").hidden = true;
+  closeEmailSteps();
   say(answer.data.message, "success");
   await refreshProfile();
   await refreshMailbox();
@@ -241,15 +368,29 @@ async function refreshEvents() {
     title.textContent = `${event["detail-type"]}: ${event.detail.account_id}`;
     const body = document.createElement("pre");
     const d = event.detail;
-    body.textContent = `${d.journey} → ${d.whatsapp_number}${d.previous_whatsapp_number_masked ? ` (sebelumnya ${d.previous_whatsapp_number_masked})` : ""}\n${d.changed_at} · ${d.event_id}`;
+    const what = [d.journey || d.reason, d.whatsapp_number ? `→ ${d.whatsapp_number}` : ""].filter(Boolean).join(" ");
+    const before = d.previous_whatsapp_number_masked ? ` (sebelumnya ${d.previous_whatsapp_number_masked})` : "";
+    const when = [d.changed_at || d.removed_at || d.occurred_at, d.event_id].filter(Boolean).join(" · ");
+    body.textContent = `${what}${before}\n${when}`;
     item.append(title, body);
     return item;
   });
-  $("events").replaceChildren(...items);
+  replaceIfChanged($("events"), items);
+}
+
+// Lists polled every few seconds change only when their content does: a screen reader hears
+// each new item once, and a list being read or scrolled stays put.
+const shown = new WeakMap();
+function replaceIfChanged(list, items) {
+  const text = items.map((item) => item.textContent).join("\u0000");
+  if (shown.get(list) === text) return;
+  shown.set(list, text);
+  list.replaceChildren(...items);
 }
 
 async function refreshMailbox() {
   const answer = await call("GET", "/__dev/mailbox", undefined, { auth: false });
+  if (!answer.ok || !Array.isArray(answer.data)) return;
   const items = answer.data.map((mail) => {
     const item = document.createElement("li");
     const subject = document.createElement("strong");
@@ -262,7 +403,7 @@ async function refreshMailbox() {
     item.append(subject, to, body);
     return item;
   });
-  $("mailbox").replaceChildren(...items);
+  replaceIfChanged($("mailbox"), items);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -270,6 +411,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("start-migration").addEventListener("click", () => startFlow("/v1/migrations", "migration"));
   $("start-change").addEventListener("click", () => startFlow("/v1/number-changes", "number_change"));
   $("start-email").addEventListener("click", startEmail);
+  $("resend-code").addEventListener("click", () => sendCode(true));
   $("wa-form").addEventListener("submit", sendWhatsApp);
   $("code-form").addEventListener("submit", verifyCode);
   $("number-form").addEventListener("submit", changeNumber);
