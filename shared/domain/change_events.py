@@ -96,7 +96,7 @@ class WhatsAppNumberChangedDetail(BaseModel):
     whatsapp_number: str = Field(description="The new WhatsApp number in E.164.", pattern=r"^\+[1-9][0-9]{6,14}$")
     whatsapp_verified: bool = Field(description="True when the citizen proved the number through WhatsApp (A, B1).")
     previous_whatsapp_number_masked: str | None = Field(
-        description="The number it replaced, masked (+62 812-****-*890); null when there was none."
+        description="The number it replaced, masked by whole groups (0812-****-7890); null when there was none."
     )
     journey: Literal["whatsapp_migration", "whatsapp_change", "email_change"] = Field(
         description="A: whatsapp_migration, B1: whatsapp_change, B2: email_change."
@@ -116,7 +116,9 @@ class WhatsAppNumberRemovedDetail(BaseModel):
     schema_version: Literal[1] = Field(description="Changes only when a field changes meaning or goes away.")
     event_id: str = Field(description="Unique per removal and stable across redeliveries: deduplicate on it.")
     account_id: str = Field(description="The JSS account that no longer has a WhatsApp number.")
-    previous_whatsapp_number_masked: str = Field(description="The number it lost, masked (+62 812-****-*890).")
+    previous_whatsapp_number_masked: str = Field(
+        description="The number it lost, masked by whole groups (0812-****-7890)."
+    )
     reason: Literal["proven_by_another_account"] = Field(
         description="The account held the number unverified (set with an email code, or recorded by JSS), "
         "and the number's owner proved it through WhatsApp on another account."

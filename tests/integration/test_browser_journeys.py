@@ -31,7 +31,17 @@ pytestmark = pytest.mark.browser
 
 def open_console(page: Any, stack: Stack, citizen: Citizen) -> None:
     page.goto(stack.url(f"/?account={citizen.account_id}"))
-    page.wait_for_function("document.getElementById('profile-phone').textContent.startsWith('+62')")
+    page.wait_for_function("document.getElementById('profile-phone').dataset.e164.startsWith('+62')")
+
+
+def shown_as(number: str) -> str:
+    """How the console writes an Indonesian number: 0812-3456-7890."""
+    return f"0{number[3:6]}-{number[6:10]}-{number[10:]}"
+
+
+def wait_for_whatsapp_number(page: Any, number: str) -> None:
+    page.wait_for_function(f"document.getElementById('profile-whatsapp').dataset.e164 === '{number}'")
+    assert page.text_content("#profile-whatsapp") == shown_as(number)
 
 
 def send_from_simulator(page: Any, sender: str) -> None:
@@ -66,8 +76,9 @@ def test_journey_a_migrate_to_whatsapp(api: Api, stack: Stack, desktop: Any) -> 
     assert heading.text_content() == MIGRATED
     keep(link_page, "journey-a-migration-done")
 
-    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
-    assert desktop.text_content("#profile-phone") == new_number
+    wait_for_whatsapp_number(desktop, new_number)
+    assert desktop.get_attribute("#profile-phone", "data-e164") == new_number
+    assert desktop.text_content("#profile-phone") == shown_as(new_number)
     assert desktop.text_content("#profile-verified") == "terverifikasi WhatsApp"
     keep(desktop, "journey-a-console")
 
@@ -94,7 +105,7 @@ def test_journey_b1_change_through_whatsapp(api: Api, stack: Stack, desktop: Any
     assert link_page.locator("h1").text_content() == CHANGED
     keep(link_page, "journey-b1-change-done")
 
-    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
+    wait_for_whatsapp_number(desktop, new_number)
     keep(desktop, "journey-b1-console")
 
 
@@ -113,12 +124,12 @@ def test_journey_b2_change_through_email(api: Api, stack: Stack, desktop: Any) -
     desktop.get_by_role("button", name="Verifikasi").click()
 
     new_number = random_mobile()
-    typed = f"0{new_number[3:6]}-{new_number[6:10]}-{new_number[10:]}"
+    typed = shown_as(new_number)
     desktop.get_by_label("Nomor WhatsApp Baru").fill(typed)
     desktop.get_by_role("button", name="Simpan nomor baru").click()
     desktop.locator("#result", has_text=UPDATED).wait_for()
     assert desktop.text_content("#result") == UPDATED
-    desktop.wait_for_function(f"document.getElementById('profile-whatsapp').textContent === '{new_number}'")
+    wait_for_whatsapp_number(desktop, new_number)
     assert desktop.text_content("#profile-verified") == "diubah lewat email"
     keep(desktop, "journey-b2-email-done")
 
@@ -199,7 +210,7 @@ def test_an_imported_citizen_migrates_and_a_password_changed_in_jss_then_works(
     desktop.goto(stack.url("/"))
     desktop.get_by_label("ID akun JSS lain").fill(citizen.account_id)
     desktop.get_by_role("button", name="Buka").click()
-    desktop.wait_for_function(f"document.getElementById('profile-phone').textContent === '{citizen.phone_number}'")
+    desktop.wait_for_function(f"document.getElementById('profile-phone').dataset.e164 === '{citizen.phone_number}'")
     assert desktop.text_content("#profile-name") == row["name"]
     desktop.click("text=Migrasi ke WhatsApp")
     desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
