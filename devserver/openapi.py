@@ -1,8 +1,10 @@
 """One OpenAPI document for the whole API, merged from every function's Powertools resolver.
 
 Security comes from ``template.yaml``: routes behind the JWT authorizer get the bearer scheme, link
-and webhook routes none. ``python -m devserver.openapi`` prints it; ``make openapi`` writes
-``docs/openapi.json``, and a test fails when that file and the routes disagree.
+and webhook routes none. Errors come from ``shared.web.problems``: one response per status an
+operation answers problem documents with, its ``code`` narrowed to that operation's codes.
+``python -m devserver.openapi`` prints it; ``make openapi`` writes ``docs/openapi.json``, and a test
+fails when that file and the routes disagree.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import importlib.util
 import json
 import os
 import sys
+from http import HTTPStatus
 from typing import Any
 
 from devserver import template
+from shared.errors import CATALOG
+from shared.web import problems
+from shared.web.api import PROBLEM_JSON, problem_response
 from shared.web.models import TAGS
 from shared.web.pages import is_link_path
 
@@ -21,7 +27,10 @@ TITLE = "JSS WhatsApp number service"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Link a WhatsApp number to a Jogja Smart Service account (migration) and change it later, through "
-    "WhatsApp or an email code. Errors are RFC 9457 problem documents with a stable `code`."
+    "WhatsApp or an email code. Errors are RFC 9457 problem documents with a stable `code`: each operation "
+    "lists, per status, the codes it can answer. API Gateway answers a few errors itself, as "
+    '`{"message": "..."}` (application/json): 401 for a missing or expired token, 429 when throttled, '
+    "413 above 10 MB, 500 or 503 when a function fails to answer."
 )
 PROBLEM = {
     "type": "object",
@@ -31,11 +40,19 @@ PROBLEM = {
         "type": {"type": "string", "format": "uri"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
-        "code": {"type": "string", "description": "Stable machine-readable error code (shared/errors.py)."},
+        "code": {
+            "type": "string",
+            "description": "Stable machine-readable error code (shared/errors.py); each response lists its own.",
+        },
         "detail": {"type": "string", "description": "What happened, in Indonesian, for the citizen."},
-        "retry_after": {"type": "integer", "description": "Seconds to wait, on 429 and 503."},
+        "retry_after": {
+            "type": "integer",
+            "description": "Seconds to wait before trying again (429, 503, message_in_progress).",
+        },
         "tries_left": {"type": "integer"},
         "locked_until": {"type": "string", "format": "date-time"},
+        "minutes": {"type": "integer", "description": "How long a password form is good for (form_expired)."},
+        "reason": {"type": "string", "description": "Why the body could not be read (body_unreadable)."},
         "errors": {
             "type": "array",
             "items": {
@@ -105,17 +122,46 @@ def build() -> dict[str, Any]:
         if operation is None:
             raise LookupError(f"{route.method} {route.path} is in template.yaml but no function serves it")
         operation["security"] = [{"jssJwt": []}] if route.authorized else []
-        # Every error, validation included, is answered by shared.web.api as a problem document.
-        content: dict[str, Any] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        description = "Error (RFC 9457 problem document)"
-        if is_link_path(route.path):  # pages, for a phone browser; JSON when the client asks for it
-            content["text/html"] = {"schema": {"type": "string"}}
-            description += ", or the error page unless the client asks for JSON"
-        operation["responses"].pop("422", None)
-        operation["responses"]["default"] = {"description": description, "content": content}
+        operation["responses"].pop("422", None)  # Powertools' validation answer: ours is a problem document
+        operation["responses"].update(_problem_responses(operation["operationId"], is_link_path(route.path)))
+    documented = {op["operationId"] for item in document["paths"].values() for op in item.values()}
+    if undocumented := set(problems.OPERATIONS) - documented:
+        raise LookupError(f"shared/web/problems.py declares operations no route has: {sorted(undocumented)}")
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
+
+
+def _problem_responses(operation_id: str, link: bool) -> dict[str, Any]:
+    """One response per status the operation answers problems with, ``code`` narrowed to its codes there."""
+    if operation_id not in problems.OPERATIONS:
+        raise LookupError(f"{operation_id} has no problem codes: declare them in shared/web/problems.py")
+    by_status: dict[int, list[str]] = {}
+    for code in problems.codes(operation_id):
+        by_status.setdefault(CATALOG[code].status, []).append(code)
+    return {str(status): _problem_response(status, codes, link) for status, codes in sorted(by_status.items())}
+
+
+def _problem_response(status: int, codes: list[str], link: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        PROBLEM_JSON: {
+            # Keywords beside $ref apply too (JSON Schema 2020-12); a generator that skips them still gets Problem.
+            "schema": {"$ref": "#/components/schemas/Problem", "properties": {"code": {"enum": codes}}},
+            "examples": {code: _example(code) for code in codes},
+        }
+    }
+    description = f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in codes)
+    if link:  # pages, for a phone browser; JSON when the client asks for it
+        content["text/html"] = {"schema": {"type": "string"}}
+        description += " (a page, unless the client asks for JSON)"
+    return {"description": description, "content": content}
+
+
+def _example(code: str) -> dict[str, Any]:
+    """The problem document the service answers, with sample values; its English text as description."""
+    error = problems.sample(code)
+    document = json.loads(str(problem_response(error).body))
+    return {"summary": error.spec.title, "description": error.detail("en"), "value": document}
 
 
 def render() -> str:

@@ -33,6 +33,7 @@ from shared.adapters.mail import Mailer  # noqa: E402
 from shared.config import Settings, settings  # noqa: E402
 from shared.domain.accounts import Account, AccountRegistry  # noqa: E402
 from shared.domain.whatsapp_flows import WhatsAppFlows  # noqa: E402
+from tests.unit import declared_problems  # noqa: E402
 
 REGION = "ap-southeast-3"
 # The pattern docs/events.md gives JSS for its rule.
@@ -122,6 +123,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+@pytest.fixture(autouse=True)
+def only_declared_problems(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A route that answers a problem code docs/openapi.json does not declare for it fails the test
+    (``tests/unit/declared_problems.py``)."""
+    undeclared = declared_problems.watch(monkeypatch)
+    yield
+    assert not undeclared, "\n".join(undeclared)
 
 
 @cache
