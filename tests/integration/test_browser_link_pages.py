@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from shared.web import anti_forgery
 from tests.integration.browser_support import (
     CHANGED,
     MIGRATED,
@@ -214,3 +216,39 @@ def test_on_an_english_phone_the_guides_words_stay_marked_indonesian(
     assert "You can go back to the JSS app now." in (page.locator("main").text_content() or "")
     assert_accessible(page, "link-english-changed")
     context.close()
+
+
+def test_an_account_locked_for_wrong_passwords_and_an_expired_form_are_accessible(
+    api: Api, whatsapp: WhatsApp, page: Any, viewport: dict[str, int]
+) -> None:
+    citizen = api.citizen(whatsapp=True)
+    for _ in range(2):  # ten wrong passwords over two flows lock confirmation for the account
+        started = started_change(api, citizen)
+        whatsapp.send(started["message"], random_mobile())
+        for _ in range(5):
+            api.call("POST", urlsplit(started["link_url"]).path, json={"password": "bukan password saya"})
+    password_page_url = started_change(api, citizen)
+    whatsapp.send(password_page_url["message"], random_mobile())
+    page.goto(password_page_url["link_url"])
+    text = page.locator("main").text_content() or ""
+    assert "dikunci sampai pukul" in text
+    assert "Tautan ini berakhir sebelum itu." in text
+    assert page.locator("form").count() == 0
+    checked(page, "account-locked", viewport)
+
+
+def test_a_form_left_open_too_long_says_the_time_is_over(
+    api: Api, whatsapp: WhatsApp, page: Any, viewport: dict[str, int]
+) -> None:
+    citizen = api.citizen(whatsapp=True)
+    password_page(api, whatsapp, page, citizen)
+    issued = int((page.get_attribute("input[name=csrf_token]", "value") or "").split(".")[0])
+    # The form as a page opened 11 minutes ago carries it: signed with the server's key, only older.
+    token = page.url.rsplit("/", 1)[1]
+    page.evaluate(
+        "value => { document.querySelector('input[name=csrf_token]').value = value; }",
+        anti_forgery.issue(token, issued - 11 * 60),
+    )
+    type_password(page, citizen.password)
+    assert "Waktu 10 menit untuk mengganti nomor sudah habis" in (page.locator("main").text_content() or "")
+    checked(page, "form-expired", viewport)
