@@ -8,19 +8,6 @@ const state = {
 };
 const FINAL = new Set(["completed", "failed", "expired", "locked"]);
 const $ = (id) => document.getElementById(id);
-// Why a flow failed, in plain words, for a status answer without its own reason_text
-// (shared/domain/flows.py FailureReason).
-const REASONS = {
-  forwarded_message: "Pesan yang diteruskan (forward) tidak dapat dipakai: kirim pesan langsung dari WhatsApp, tanpa diubah.",
-  account_not_found: "Akun JSS ini tidak ditemukan lagi.",
-  sender_number_hidden: "Nomor pengirim tidak terlihat karena akun WhatsApp-nya memakai username yang menyembunyikan nomor.",
-  number_taken: "Nomor WhatsApp ini sudah terhubung dengan akun JSS lain.",
-  same_number: "Pesan dikirim dari Nomor WhatsApp yang sudah terdaftar di akun ini, jadi tidak ada yang berubah.",
-  whatsapp_already_linked: "Akun ini sudah memiliki Nomor WhatsApp.",
-  message_after_expiry: "Pesan sampai setelah batas waktu 10 menit habis.",
-  replaced_by_newer_request: "Proses ini digantikan oleh permintaan yang lebih baru.",
-  proposal_unreadable: "Nomor baru tidak dapat dibaca lagi, jadi tidak ada yang berubah.",
-};
 
 async function call(method, path, body, { auth = true } = {}) {
   const headers = { Accept: "application/json" };
@@ -231,11 +218,9 @@ async function sendWhatsApp(event) {
   await followFlow();
 }
 
-// Why a flow ended, in words: the answer's own reason_text, else the console's own map.
+// Why a flow ended, in words: the status answer gives them with every reason (reason_text).
 function reasonWords(answered) {
-  if (answered.reason_text) return answered.reason_text;
-  if (!answered.reason) return "";
-  return REASONS[answered.reason] || "Proses tidak berhasil.";
+  return answered.reason_text || "";
 }
 
 async function followFlow() {

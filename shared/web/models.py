@@ -163,7 +163,8 @@ class ContactCard(BaseModel):
 
     @classmethod
     def of(cls, account: Account) -> ContactCard:
-        from shared.domain.phone import display_number  # phonenumbers: only for an account with numbers
+        # Only the contact card loads phonenumbers here: every function imports this module.
+        from shared.domain.phone import display_number
 
         def shown(number: str | None) -> str | None:
             return display_number(number) if number else None

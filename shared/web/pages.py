@@ -282,50 +282,46 @@ def link_page(
     view: LinkView,
     token: str,
     lang: str,
-    error: ServiceError | None = None,
-    *,
     notice: ServiceError | None = None,
     cookies: list[Cookie] | None = None,
 ) -> Response[str]:
-    """The page for one state of a flow. ``error`` (a refused password, say) shows above the form
-    and sets the status; a ``notice`` left by a form post shows the same way on a 200 page."""
+    """The page for one state of a flow; ``notice``, what the password post that led here refused,
+    shows above the form. A page is always a 200: form posts are answered with a 303 to it."""
     t = _TEXT[lang]
-    status = error.status if error else 200
-    error = error or notice
-    retry_after = error.retry_after if error else None
-    alert = f'<p class="alert" role="alert" id="problem">{html.escape(error.detail(lang))}</p>' if error else ""
+    alert = f'<p class="alert" role="alert" id="problem">{html.escape(notice.detail(lang))}</p>' if notice else ""
     if view.status is FlowStatus.FAILED:  # the number a message came from, refused: new or not
         number_label = t["sender"]
     else:
         number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
     until = wib_time(view.expires_at) if view.expires_at else None  # only open flows have one
     facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked), (t["valid_until"], until)])
-    page = partial(_render, lang, cookies=cookies)
+    page = partial(_render, lang, 200, cookies=cookies)
 
     if view.status is FlowStatus.COMPLETED and view.success_message:
         body = facts + _p(t["back_to_app"])
-        return page(200, view.success_message, body, state="completed", tone="ok", title_lang="id")
+        return page(view.success_message, body, state="completed", tone="ok", title_lang="id")
     if view.status is FlowStatus.PENDING:
         reload = f'<a class="button" href="">{t["refresh"]}</a><noscript>{_p(t["no_script"])}</noscript>'
         body = alert + _p(t["waiting_body"]) + facts + reload
-        return page(status, t["waiting_title"], body, state="pending", poll=True)
+        return page(t["waiting_title"], body, state="pending", poll=True)
     if view.status is FlowStatus.AWAITING_PASSWORD and view.password_locked_until:
-        return page(status, t["locked_title"], _account_locked(view, lang) + facts, state="password_locked", tone="bad")
+        return page(t["locked_title"], _account_locked(view, lang) + facts, state="password_locked", tone="bad")
     if view.status is FlowStatus.AWAITING_PASSWORD:
-        body = alert + _p(t["confirm_body"]) + facts + _password_form(token, lang, error) + _forgot_password(view, lang)
-        return page(status, t["confirm_title"], body, state="awaiting_password", retry_after=retry_after)
+        form = _password_form(token, lang, notice) + _forgot_password(view, lang)
+        body = alert + _p(t["confirm_body"]) + facts + form
+        retry_after = notice.retry_after if notice else None
+        return page(t["confirm_title"], body, state="awaiting_password", retry_after=retry_after)
     if view.status is FlowStatus.LOCKED:
         detail = ServiceError("flow_locked").detail(lang)
-        body = _p(detail) + facts + _forgot_password(view, lang)
-        return page(error.status if error else 200, t["locked_title"], body, state="locked", tone="bad")
+        return page(t["locked_title"], _p(detail) + facts + _forgot_password(view, lang), state="locked", tone="bad")
     next_step = failure_text(view.reason, lang, AccountFacts(view.kind, view.account_has_email))
-    return page(status, t["failed_title"], alert + _p(next_step) + facts, state="failed", tone="bad")
+    return page(t["failed_title"], alert + _p(next_step) + facts, state="failed", tone="bad")
 
 
-def _password_form(token: str, lang: str, error: ServiceError | None) -> str:
+def _password_form(token: str, lang: str, notice: ServiceError | None) -> str:
     t = _TEXT[lang]
     # After a refused try, the field says why and takes the focus, so the citizen can type again.
-    described = ' aria-describedby="problem" aria-invalid="true" autofocus' if error else ""
+    described = ' aria-describedby="problem" aria-invalid="true" autofocus' if notice else ""
     return (
         '<form method="post" action="" autocomplete="off">'
         f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
@@ -376,23 +372,14 @@ def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:
     ).model_dump()
 
 
-def link_response(
-    view: LinkView,
-    token: str,
-    request: BaseProxyEvent,
-    error: ServiceError | None = None,
-) -> Response[str]:
+def link_response(view: LinkView, token: str, request: BaseProxyEvent) -> Response[str]:
     """The page, or its JSON form, for one flow state. A page shows, once, what the password post
     that led to it refused (``shared.web.notices``)."""
     headers = request.headers
     lang = language(headers)
     if wants_html(headers):
-        if error is not None:
-            return link_page(view, token, lang, error)
         notice, cookies = notices.take(token, request.get("cookies") or [], view)
-        return link_page(view, token, lang, notice=notice, cookies=cookies)
-    if error:
-        raise error
+        return link_page(view, token, lang, notice, cookies)
     nonce = secrets.token_urlsafe(16)
     return Response(
         status_code=200,
@@ -405,12 +392,14 @@ def link_response(
 def after_password_post(
     flows: WhatsAppFlows, token: str, request: BaseProxyEvent, is_form_post: bool, result: ConfirmResult
 ) -> Response[str]:
-    """A form post is answered with a 303 to the link page (Post/Redirect/Get), a JSON post with
-    the outcome itself."""
-    if not is_form_post:
-        return link_response(result.view, token, request, result.error)
-    location = flows.link_url(token, FlowKind.NUMBER_CHANGE)
-    return Response(303, "text/plain", "", {"Location": location}, cookies=notices.carry(token, result.error))
+    """A form post is answered with a 303 to the link page (Post/Redirect/Get); a JSON post with
+    the outcome itself, or the problem that refused it."""
+    if is_form_post:
+        location = flows.link_url(token, FlowKind.NUMBER_CHANGE)
+        return Response(303, "text/plain", "", {"Location": location}, cookies=notices.carry(token, result.error))
+    if result.error:
+        raise result.error
+    return link_response(result.view, token, request)
 
 
 def blue_link(

@@ -186,8 +186,8 @@ def test_a_failed_flow_says_why_in_plain_words(api: Api, stack: Stack, desktop: 
     answer = api.call("GET", f"/v1/number-changes/{flow_id}", citizen).json()
     assert answer["reason"] == "same_number"
     assert "same_number" not in said
-    # The service's own words when its answer has them, else the console's.
-    expected = answer.get("reason_text") or "sudah terdaftar di akun ini"
+    # The service's own words: the status answer gives them with every reason.
+    expected = answer["reason_text"]
     assert expected in said, said
     assert desktop.get_attribute("#result", "data-tone") == "error"
     keep(desktop, "console-failed-in-words")
