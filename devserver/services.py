@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from devserver.template import ROOT, logical_id
 
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_REGION = "ap-southeast-3"
 
 
@@ -156,19 +157,19 @@ class Queue:
 
 
 def create_queues(endpoint: str, declared: dict[str, dict[str, Any]]) -> dict[str, Queue]:
-    """Every ``AWS::SQS::Queue`` of the template, named by logical id, with its visibility timeout,
+    """Every ``AWS::SQS::Queue`` of the template (``declared``: each one's properties, by logical id),
+    named by logical id, with its visibility timeout,
     retention and redrive policy; dead-letter queues first, so the others can point at them."""
     sqs = client("sqs", endpoint)
     created: dict[str, Queue] = {}
     pending = dict(declared)
     while pending:
-        for name, resource in list(pending.items()):
-            props = resource.get("Properties", {})
+        for name, props in list(pending.items()):
             redrive = props.get("RedrivePolicy")
             target = logical_id(redrive["deadLetterTargetArn"]) if redrive else None
             if target is not None and target not in created:
                 continue
-            attributes = {
+            attributes: dict[str, str] = {
                 key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
             }
             if redrive and target:
