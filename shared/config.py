@@ -42,6 +42,14 @@ class Settings:
     email_code_tries: int
     change_token_ttl_seconds: int
     outbox_stranded_after_seconds: int
+    whatsapp_outbox_queue_url: str
+    whatsapp_graph_url: str
+    whatsapp_graph_version: str
+    number_changed_template: str
+    number_restored_template: str
+    whatsapp_template_language: str
+    undo_ttl_seconds: int
+    undo_block_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -74,6 +82,15 @@ class Settings:
             change_token_ttl_seconds=_int("CHANGE_TOKEN_TTL_SECONDS", 600),
             # Long enough that the stream's own retries are over before the sweep steps in.
             outbox_stranded_after_seconds=_int("OUTBOX_STRANDED_AFTER_SECONDS", 120),
+            whatsapp_outbox_queue_url=env.get("WHATSAPP_OUTBOX_QUEUE_URL", ""),
+            whatsapp_graph_url=env.get("WHATSAPP_GRAPH_URL", "https://graph.facebook.com"),
+            whatsapp_graph_version=env.get("WHATSAPP_GRAPH_VERSION", "v23.0"),
+            number_changed_template=env.get("WHATSAPP_NUMBER_CHANGED_TEMPLATE", "jss_nomor_whatsapp_diganti"),
+            number_restored_template=env.get("WHATSAPP_NUMBER_RESTORED_TEMPLATE", "jss_nomor_whatsapp_dipulihkan"),
+            whatsapp_template_language=env.get("WHATSAPP_TEMPLATE_LANGUAGE", "id"),
+            # "Bukan saya" works for a week after a change, then blocks number changes for a day.
+            undo_ttl_seconds=_int("UNDO_TTL_SECONDS", 7 * 24 * 3600),
+            undo_block_seconds=_int("UNDO_BLOCK_SECONDS", 24 * 3600),
         )
 
 

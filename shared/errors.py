@@ -230,6 +230,64 @@ CATALOG: dict[str, ErrorSpec] = {
         "Nomor WhatsApp baru sama dengan nomor yang sekarang.",
         "The new WhatsApp number is the same as the current one.",
     ),
+    "number_changes_blocked": ErrorSpec(
+        429,
+        "Number changes blocked",
+        "Demi keamanan, Nomor WhatsApp akun ini tidak dapat diganti sampai {text_locked_until} karena perubahan "
+        'nomor sebelumnya dibatalkan melalui tautan "Bukan saya". Jika Anda butuh bantuan, hubungi layanan JSS.',
+        "For your security, this account's WhatsApp number cannot be changed until {text_locked_until}, because "
+        'an earlier change was undone through the "Not me" link. If you need help, contact JSS support.',
+    ),
+    "undo_not_found": ErrorSpec(
+        404,
+        "Undo link not valid",
+        "Tautan pembatalan ini tidak dikenal. Pastikan Anda membuka tautan lengkap dari email atau pesan WhatsApp "
+        "pemberitahuan. Jika Nomor WhatsApp akun Anda diganti tanpa sepengetahuan Anda, segera hubungi layanan JSS.",
+        "This undo link is not known. Make sure you opened the whole link from the notification email or WhatsApp "
+        "message. If your account's WhatsApp number was changed without your knowledge, contact JSS support now.",
+    ),
+    "undo_expired": ErrorSpec(
+        410,
+        "Undo link expired",
+        "Tautan pembatalan ini sudah tidak berlaku: tautan hanya dapat dipakai selama 7 hari setelah perubahan. "
+        "Jika Nomor WhatsApp akun Anda diganti tanpa sepengetahuan Anda, segera hubungi layanan JSS dan ganti "
+        "password akun JSS Anda.",
+        "This undo link is no longer valid: it works for 7 days after the change. If your account's WhatsApp "
+        "number was changed without your knowledge, contact JSS support now and change your JSS password.",
+    ),
+    "undo_used": ErrorSpec(
+        409,
+        "Change already undone",
+        "Perubahan ini sudah dibatalkan sebelumnya; Nomor WhatsApp sebelumnya sudah dipulihkan. Tidak ada yang "
+        "berubah sekarang. Jika Anda butuh bantuan, hubungi layanan JSS.",
+        "This change was undone already; the previous WhatsApp number is back. Nothing changed now. If you need "
+        "help, contact JSS support.",
+    ),
+    "undo_superseded": ErrorSpec(
+        409,
+        "Change no longer the latest",
+        "Perubahan ini tidak dapat dibatalkan lagi karena Nomor WhatsApp akun ini sudah diganti lagi setelahnya. "
+        "Tidak ada yang berubah. Jika penggantian itu bukan Anda yang melakukan, segera hubungi layanan JSS dan "
+        "ganti password akun JSS Anda.",
+        "This change can no longer be undone, because the account's WhatsApp number was changed again after it. "
+        "Nothing changed. If that was not you, contact JSS support now and change your JSS password.",
+    ),
+    "undo_number_taken": ErrorSpec(
+        409,
+        "Previous number taken",
+        "Nomor WhatsApp sebelumnya tidak dapat dipulihkan karena kini sudah terhubung dengan akun JSS lain. "
+        "Tidak ada yang berubah. Silakan hubungi layanan JSS untuk memulihkan nomor Anda.",
+        "The previous WhatsApp number cannot be restored, because it is now linked to another JSS account. "
+        "Nothing changed. Please contact JSS support to get your number back.",
+    ),
+    "undo_form_invalid": ErrorSpec(
+        403,
+        "Form not valid",
+        "Formulir ini sudah terlalu lama terbuka atau tidak berasal dari halaman pembatalan, jadi belum ada yang "
+        'berubah. Muat ulang halaman ini, lalu tekan "Ya, batalkan perubahan" sekali lagi.',
+        "This form was open too long or did not come from the undo page, so nothing changed yet. Reload this "
+        'page, then press "Ya, batalkan perubahan" once more.',
+    ),
     "invalid_signature": ErrorSpec(
         401,
         "Invalid signature",

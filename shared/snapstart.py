@@ -38,6 +38,7 @@ def prime() -> None:
         importlib.import_module(name)
     services.dynamo().client  # noqa: B018 - made now, used after the restore
     services.mailer().client  # noqa: B018
+    services.whatsapp_outbox().client  # noqa: B018
     keys.prepare_clients()
 
 

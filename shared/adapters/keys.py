@@ -4,7 +4,8 @@
   signs anti-forgery values. It may be rotated: only flows in progress (minutes) are lost.
 - ``NUMBER_HASH_KEY`` fingerprints phone numbers for the one-number-one-account claims and the audit
   trail. Those records are permanent, so this key must never change.
-- ``WHATSAPP_APP_SECRET`` and ``WHATSAPP_VERIFY_TOKEN`` are Meta's webhook secrets.
+- ``WHATSAPP_APP_SECRET`` and ``WHATSAPP_VERIFY_TOKEN`` are Meta's webhook secrets;
+  ``WHATSAPP_ACCESS_TOKEN`` is what the city's number sends messages with.
 
 On AWS each secret is named by ``<NAME>_PARAMETER`` (an SSM SecureString) or ``<NAME>_SECRET_ID``
 (Secrets Manager) and fetched through Powertools Parameters, cached for five minutes so a rotation
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
 _CACHE_SECONDS = 300
-_SECRET_NAMES = ("TOKEN_HMAC_KEY", "NUMBER_HASH_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+_SECRET_NAMES = (
+    "TOKEN_HMAC_KEY",
+    "NUMBER_HASH_KEY",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN",
+)
 
 
 class MissingSecretError(RuntimeError):

@@ -13,6 +13,7 @@ tombstone (``deleted_ms``, no personal data) that reads as no account at all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -27,7 +28,12 @@ def account_key(account_id: str) -> dict[str, str]:
 
 
 def number_claim_key(e164: str) -> dict[str, str]:
-    return {"pk": f"NUMBER#{number_fingerprint(e164)}"}
+    return claim_key_of(number_fingerprint(e164))
+
+
+def claim_key_of(fingerprint: str) -> dict[str, str]:
+    """The claim of the number with this fingerprint (``number_fingerprint``)."""
+    return {"pk": f"NUMBER#{fingerprint}"}
 
 
 def changed_ms_attribute(field: str) -> str:
@@ -45,6 +51,8 @@ class VerifiedVia:
     WHATSAPP: Final = "whatsapp"
     EMAIL: Final = "email"
     JSS: Final = "jss"
+    MOVED_AWAY: Final = "moved_away"
+    """Proven through WhatsApp once; then WhatsApp said its user changed to another number."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,17 @@ class Account:
     whatsapp_verified_via: Via | None = None
     password_hash: str | None = None
     version: int = 0
+    number_changes_blocked_until: int | None = None
+    """Epoch seconds: after a "Bukan saya" undo, no journey may change the number before then."""
 
     @property
     def whatsapp_verified(self) -> bool:
         """True when WhatsApp itself proved the number (journeys A and B1), not an email code."""
         return self.whatsapp_number is not None and self.whatsapp_verified_via == VerifiedVia.WHATSAPP
+
+    def number_changes_blocked_for(self, now: float) -> int:
+        """Seconds until the WhatsApp number may change again (0: it may now)."""
+        return max(0, math.ceil((self.number_changes_blocked_until or 0) - now))
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Account:
@@ -99,6 +113,8 @@ class ChangeMethod:
     EMAIL_CHANGE = "email_change"
     TAKEN_OVER_BY_WHATSAPP_PROOF = "taken_over_by_whatsapp_proof"
     """Audited on the account that lost an unverified number to another account's WhatsApp proof."""
+    UNDONE_BY_OWNER = "undone_by_owner"
+    """A change put back through its "Bukan saya" link (``shared.domain.undo``)."""
 
 
 VERIFIED_VIA: dict[str, Via] = {

@@ -62,6 +62,8 @@ class NumberChanged(_Event):
     journey: str
     phone_number_replaced: bool
     changed_at: int
+    end_sessions: bool = False
+    undoes_audit_id: str | None = None
 
     detail_type: ClassVar[str] = DETAIL_TYPE
 
@@ -98,14 +100,23 @@ class WhatsAppNumberChangedDetail(BaseModel):
     previous_whatsapp_number_masked: str | None = Field(
         description="The number it replaced, masked by whole groups (0812-****-7890); null when there was none."
     )
-    journey: Literal["whatsapp_migration", "whatsapp_change", "email_change"] = Field(
-        description="A: whatsapp_migration, B1: whatsapp_change, B2: email_change."
+    journey: Literal["whatsapp_migration", "whatsapp_change", "email_change", "undo"] = Field(
+        description="A: whatsapp_migration, B1: whatsapp_change, B2: email_change; undo: the account's owner "
+        'put the previous number back through the "Bukan saya" link of a B1 or B2 change.'
     )
     phone_number_replaced: bool = Field(
         description="True for a migration (A): the account's phone number is now this WhatsApp number too."
     )
     changed_at: datetime = Field(description="When the change committed (ISO 8601, UTC).")
     audit_id: str = Field(description="The change's record in this service's audit trail.")
+    end_sessions: bool = Field(
+        default=False,
+        description="True for an undo: someone else changed the number, so JSS should end every session of the "
+        "account (the owner is told to change the password).",
+    )
+    undoes_audit_id: str | None = Field(
+        default=None, description="For an undo: the audit_id of the change it undid (its earlier event's audit_id)."
+    )
 
 
 class WhatsAppNumberRemovedDetail(BaseModel):
@@ -128,6 +139,8 @@ class WhatsAppNumberRemovedDetail(BaseModel):
 
 
 AccountEvent = NumberChanged | NumberRemoved
+_UNDO_ONLY = ("end_sessions", "undoes_audit_id")
+"""Stored only when set (an undo): every other event's item keeps its shape."""
 
 
 def outbox_key(event_id: str) -> dict[str, str]:
@@ -138,7 +151,7 @@ def stage_event(tx: Transaction, table: str, event: AccountEvent, label: str = "
     """Adds the event to ``tx``, pending; a new number goes sealed to this event."""
     from shared.domain.sealing import seal_at_rest
 
-    public = asdict(event)
+    public = {k: v for k, v in asdict(event).items() if k not in _UNDO_ONLY or v}
     item: dict[str, Any] = {
         **outbox_key(event.event_id),
         "event_id": event.event_id,
@@ -175,6 +188,8 @@ def detail_of(event: AccountEvent) -> dict[str, Any]:
         phone_number_replaced=event.phone_number_replaced,
         changed_at=datetime.fromtimestamp(event.changed_at, UTC),
         audit_id=event.audit_id,
+        end_sessions=event.end_sessions,
+        undoes_audit_id=event.undoes_audit_id,
     )
     return detail.model_dump(mode="json")
 

@@ -21,9 +21,11 @@ from shared.adapters.keys import keyed_hash
 from shared.adapters.mail import Mailer, MailNotSent
 from shared.config import Settings
 from shared.domain.accounts import Account, ChangeMethod, account_from_item, mask_email, required
+from shared.domain.change_notices import ChangeNotices
 from shared.domain.journey import Journey
 from shared.domain.limits import LimitReached, Recorded, Window
-from shared.domain.notifications import notify_number_changed, verification_code_email
+from shared.domain.notifications import verification_code_email
+from shared.domain.number_change import refuse_while_blocked
 from shared.domain.open_items import OpenPointer, replace_open_item
 from shared.domain.phone import display_number, parse_whatsapp_number
 from shared.errors import ServiceError
@@ -108,6 +110,7 @@ class EmailNumberChange(Journey):
         if not account.whatsapp_number:
             raise ServiceError("migration_required")
         now = round(self.clock(), 3)
+        refuse_while_blocked(account, now)  # said before a code is sent that could not be used
         try:
             self.limiter.hit(limit_name, [self.resend_window, self.hourly_window], now, Recorded.of(sent))
         except LimitReached as limit:
@@ -325,7 +328,7 @@ class EmailNumberChange(Journey):
                 raise ServiceError("whatsapp_number_taken") from None
             raise
         metrics.add_metric(name="EmailNumberChangeCompleted", unit="Count", value=1)
-        notify_number_changed(self.mailer, done.before.email, EMAIL_CHANGE_SUCCESS, new_number, done.at)
+        ChangeNotices(self.mailer, self.settings).number_changed(done, EMAIL_CHANGE_SUCCESS, new_number)
         return NumberUpdated(whatsapp_number=new_number, display=display_number(new_number))
 
     # ----------------------------------------------------------------- helpers

@@ -166,6 +166,8 @@ class InboundMessage:
     text: str
     forwarded: bool
     sent_at: int
+    sender_user_id: str | None = None
+    """WhatsApp's business-scoped id of the sender: the only name of a sender whose number is hidden."""
 
 
 def flow_key(flow_id: str) -> dict[str, str]:

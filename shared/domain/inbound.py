@@ -21,10 +21,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.adapters.keys import secret
-from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
+from shared.adapters.whatsapp_outbox import WhatsAppOutbox
+from shared.adapters.whatsapp_webhook import Delivery, Inbound, handshake_answer, inbound_messages, signature_valid
 from shared.config import Settings
-from shared.domain.flows import InboundMessage
+from shared.domain.hidden_senders import SharedNumber
+from shared.domain.number_moves import NumberMoved, NumberMoves
 from shared.domain.whatsapp_flows import WhatsAppFlows
+from shared.domain.whatsapp_replies import reply_to
 from shared.errors import ServiceError
 from shared.json_input import JsonRefused, read_json
 from shared.observability import logger, metrics
@@ -56,9 +59,11 @@ class MessageInProgress(ServiceError):
 
 
 class WebhookReceiver:
-    def __init__(self, flows: WhatsAppFlows, settings: Settings) -> None:
+    def __init__(self, flows: WhatsAppFlows, settings: Settings, outbox: WhatsAppOutbox) -> None:
         self.flows = flows
         self.settings = settings
+        self.outbox = outbox
+        self.number_moves = NumberMoves(flows.accounts, flows.mailer, flows.clock)
         self.config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=KEEP_MESSAGE_IDS_SECONDS)
         self._apply_once: Any = None
 
@@ -69,7 +74,8 @@ class WebhookReceiver:
         return answer
 
     def receive(self, raw_body: bytes, signature: str | None, context: LambdaContext | None = None) -> DeliveryReport:
-        """Checks the signature before anything else, then applies every text message to us.
+        """Checks the signature before anything else, then applies every message to us and queues
+        the reply to each.
 
         The Lambda context lets an in-progress marker expire with the invocation, so a crash mid-way
         does not block Meta's retries."""
@@ -89,7 +95,7 @@ class WebhookReceiver:
             report.unreadable = reason
             return report
         failure: Exception | None = None
-        for message in inbound_text_messages(delivery, self.settings.whatsapp_phone_number_id):
+        for message in inbound_messages(delivery, self.settings.whatsapp_phone_number_id):
             try:
                 report.outcomes.append(self._apply(message) if message else "ignored")
             except Exception as error:  # infrastructure, or the same message still in progress elsewhere
@@ -104,7 +110,7 @@ class WebhookReceiver:
             raise failure
         return report
 
-    def _apply(self, message: InboundMessage) -> str:
+    def _apply(self, message: Inbound) -> str:
         try:
             outcome: dict[str, str] = self._once()(message=message)
         except IdempotencyAlreadyInProgressError:
@@ -114,7 +120,17 @@ class WebhookReceiver:
             logger.info("webhook message in progress elsewhere", extra={"message_id": message.message_id})
             raise MessageInProgress from None
         logger.info("webhook message applied", extra={"message_id": message.message_id, **outcome})
+        self._reply(message, outcome)
         return outcome["outcome"]
+
+    def _reply(self, message: Inbound, outcome: dict[str, str]) -> None:
+        """Queues the city's answer in the chat. A retried delivery queues it again under the same
+        key, which the sender sends once; a queue that cannot take it loses the reply, not the change."""
+        if isinstance(message, NumberMoved):
+            return  # a notice from WhatsApp itself, not the citizen writing: the owner gets an email
+        reply = reply_to(message, outcome, self.flows.clock())
+        if reply is not None:
+            self.outbox.put(reply)
 
     @cached_property
     def message_ids(self) -> DynamoDBPersistenceLayer:
@@ -129,5 +145,9 @@ class WebhookReceiver:
             )(self._receive_message)
         return self._apply_once
 
-    def _receive_message(self, message: InboundMessage) -> dict[str, str]:
+    def _receive_message(self, message: Inbound) -> dict[str, str]:
+        if isinstance(message, SharedNumber):
+            return self.flows.receive_shared_number(message)
+        if isinstance(message, NumberMoved):
+            return self.number_moves.moved(message)
         return self.flows.receive(message)

@@ -10,6 +10,11 @@ held *unverified*. Proof beats a claim: a WhatsApp proof takes the number over f
 holder in the same transaction that binds it. The holder loses the number (audited, an event for
 JSS, an email), and can prove it back only from that phone. A verified holder is never displaced
 this way, and B2 never takes a number anyone holds. (``docs/data-model.md``, "Number claims".)
+
+**Bukan saya.** A B1 or B2 change that replaces a number issues, in the same transaction, the
+single-use link that puts the previous number back (``shared.domain.undo``). Once a change was put
+back that way, the account's number cannot change for a day (``number_changes_blocked_until``):
+``commit`` refuses it, whatever journey asks, so nothing slips through.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from shared.adapters.dynamo import ConditionFailed, Transaction, back_off
 from shared.adapters.keys import number_fingerprint
+from shared.clock import iso, wib_datetime
 from shared.domain.accounts import (
     VERIFIED_VIA,
     Account,
@@ -57,6 +63,28 @@ class CommittedChange:
     at: int
     displaced: Account | None = None
     """The account the number was taken from (as it was before), when a WhatsApp proof took it over."""
+    undo_token: str | None = None
+    """The "Bukan saya" link's token, when the change replaced a number (B1, B2): for the notices only."""
+
+    @property
+    def audit_id(self) -> str:
+        return audit_key(self.before.version + 1)
+
+
+_BLOCKED_METHODS = frozenset({ChangeMethod.WHATSAPP_CHANGE, ChangeMethod.EMAIL_CHANGE})
+"""What the block after an undo refuses: the journeys that replace a number. (An undo leaves the
+account with a number, so a migration, which binds a first one, cannot meet the block.)"""
+
+
+def refuse_while_blocked(account: Account, now: float) -> None:
+    """``number_changes_blocked`` (429, ``Retry-After``) while an undo blocks the account's number."""
+    wait = account.number_changes_blocked_for(now)
+    if wait:
+        until = account.number_changes_blocked_until or 0
+        metrics.add_metric(name="NumberChangeBlocked", unit="Count", value=1)
+        raise ServiceError(
+            "number_changes_blocked", retry_after=wait, locked_until=iso(until), text_locked_until=wib_datetime(until)
+        )
 
 
 class NumberChanges:
@@ -80,6 +108,8 @@ class NumberChanges:
     ) -> CommittedChange:
         """Reads the account, lets ``check`` refuse it (by raising), and commits the journey's own
         ``stage`` (consuming its flow or token) together with the number change, all or nothing.
+        A B1 or B2 change is refused while an undo blocks the account (``refuse_while_blocked``), and
+        one that replaces a number issues its "Bukan saya" link in the same transaction.
         ``known``: the account as the journey read it a moment ago, used instead of the first read
         (the update is conditioned on its ``version`` all the same); every retry reads it again.
 
@@ -94,11 +124,14 @@ class NumberChanges:
             if attempt:
                 back_off(attempt - 1)
             account = known if attempt == 0 and known is not None else self.accounts.require(account_id)
-            check(account)
             moment = clock()
+            if method in _BLOCKED_METHODS:
+                refuse_while_blocked(account, moment)  # the account's version is the write's condition
+            check(account)
             tx = self.db.transaction()
             stage(tx, int(moment))
             self.stage(tx, account, new_number, method, reference, moment, also_phone_number, displacing)
+            undo_token = self._issue_undo(tx, account, new_number, method, moment)
             try:
                 tx.commit()
             except ConditionFailed as failed:
@@ -112,10 +145,30 @@ class NumberChanges:
                 elif "displaced" in failed.labels:
                     displacing = None  # the holder changed: the claim tells again who holds it
                 continue
-            return CommittedChange(account, int(moment), displacing)
+            return CommittedChange(account, int(moment), displacing, undo_token)
         # Nothing was written: the journey's flow or token is still usable, so the client may retry.
         metrics.add_metric(name="NumberChangeContended", unit="Count", value=1)
         raise ServiceError("busy", retry_after=1)
+
+    def _issue_undo(self, tx: Transaction, account: Account, new_number: str, method: str, moment: float) -> str | None:
+        """The change's "Bukan saya" record, when it gets one; its token, for the notices."""
+        from shared.domain.undo import records
+
+        if not records.undoable(method, account.whatsapp_number, new_number):
+            return None
+        token = records.new_token()
+        records.stage_issue(
+            tx,
+            self.settings.tokens_table,
+            token,
+            account,
+            new_number,
+            method=method,
+            audit_id=audit_key(account.version + 1),
+            moment=moment,
+            valid_seconds=self.settings.undo_ttl_seconds,
+        )
+        return token
 
     def holder_to_displace(self, number: str, account_id: str, method: str) -> Account | None:
         """The unverified account a change by ``method`` would take ``number`` from; None when the
@@ -195,7 +248,7 @@ class NumberChanges:
                 account=account.account_id,
             )
         audit_id = audit_key(account.version + 1)
-        self._stage_audit(
+        self.stage_audit(
             tx,
             "audit",
             account.account_id,
@@ -241,7 +294,7 @@ class NumberChanges:
         )
         audit_id = audit_key(holder.version + 1)
         method = ChangeMethod.TAKEN_OVER_BY_WHATSAPP_PROOF
-        self._stage_audit(tx, "displaced_audit", holder.account_id, audit_id, now, method, flow_id, number, None)
+        self.stage_audit(tx, "displaced_audit", holder.account_id, audit_id, now, method, flow_id, number, None)
         removed = NumberRemoved(
             account_id=holder.account_id,
             previous_number_masked=mask_number(number),
@@ -251,7 +304,7 @@ class NumberChanges:
         )
         stage_event(tx, self.settings.outbox_table, removed, label="displaced_event")
 
-    def _stage_audit(
+    def stage_audit(
         self,
         tx: Transaction,
         label: str,
@@ -264,6 +317,7 @@ class NumberChanges:
         new: str | None,
         **extra: Any,
     ) -> None:
+        """Adds an audit record of ``account_id``'s version ``audit_id``: numbers masked and fingerprinted."""
         tx.put(
             label,
             self.settings.audit_table,

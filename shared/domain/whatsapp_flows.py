@@ -25,7 +25,8 @@ from urllib.parse import quote
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.adapters.mail import Mailer
 from shared.config import Settings
-from shared.domain.accounts import Account, ChangeMethod, account_from_item, claim_owner, mask_email, required
+from shared.domain.accounts import Account, account_from_item, mask_email, required
+from shared.domain.change_notices import ChangeNotices
 from shared.domain.flows import (
     CHANGE_SUCCESS,
     MIGRATION_SUCCESS,
@@ -46,14 +47,16 @@ from shared.domain.flows import (
 )
 from shared.domain.journey import Journey
 from shared.domain.limits import LimitReached, Recorded, Window
-from shared.domain.notifications import notify_number_changed, notify_number_taken_over
-from shared.domain.number_change import CommittedChange, NumberHeld
+from shared.domain.notifications import notify_number_taken_over
+from shared.domain.number_change import CommittedChange, refuse_while_blocked
 from shared.domain.open_items import OpenPointer
 from shared.errors import ServiceError
 from shared.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
     from shared.adapters.dynamo import ItemRef
+    from shared.domain.hidden_senders import SharedNumber
+    from shared.domain.message_proofs import MessageProofs
     from shared.domain.password_confirmation import PasswordConfirmation
 
 
@@ -108,6 +111,8 @@ class WhatsAppFlows(Journey):
         if kind is FlowKind.NUMBER_CHANGE and not account.whatsapp_number:
             raise ServiceError("migration_required")
         now = self.clock()
+        if kind is FlowKind.NUMBER_CHANGE:
+            refuse_while_blocked(account, now)  # said now, not after the message and the password
         window = Window(self.settings.flow_start_limit, self.settings.flow_start_window_seconds)
         try:
             self.limiter.hit(limit_name, [window], now, Recorded.of(starts))
@@ -221,78 +226,22 @@ class WhatsAppFlows(Journey):
 
     @tracer.capture_method(capture_response=False)
     def receive(self, message: InboundMessage) -> dict[str, str]:
-        """Applies one inbound message. Returns a small outcome record (no personal data) for logs and
-        for the idempotency store. Business outcomes never raise: Meta must not retry them."""
+        """Applies one inbound message. Returns a small outcome record (no personal data) for logs,
+        for the idempotency store and for the reply. Business outcomes never raise: Meta must not
+        retry them."""
+        return self._messages.receive(message)
 
-        def sender_claim(_account_id: str, kind: FlowKind) -> list[ItemRef]:
-            # B1 refuses a number it could never take before the password: its claim comes with the flow.
-            if kind is FlowKind.NUMBER_CHANGE and message.sender:
-                return [self.accounts.claim_ref(message.sender)]
-            return []
+    @tracer.capture_method(capture_response=False)
+    def receive_shared_number(self, shared: SharedNumber) -> dict[str, str]:
+        """A hidden sender shared the number: their waiting flow goes on as if it came from it."""
+        return self._messages.receive_shared_number(shared)
 
-        found = self.records.in_text(message.text, sender_claim)
-        if found is None:
-            return {"outcome": "no_token"}
-        opened, token = found
-        flow = opened.flow
-        if flow.status is not FlowStatus.PENDING:
-            return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
-        # Judged by when the citizen sent it; a delivery Meta retried for longer than the result is
-        # shown no longer completes anything.
-        now = self.clock()
-        late = now >= flow.expires_at + self.settings.result_view_seconds
-        if (message.sent_at or now) >= flow.expires_at or late:
-            self.records.finish(flow, FlowStatus.EXPIRED, FailureReason.MESSAGE_AFTER_EXPIRY)
-            return {"outcome": str(FailureReason.MESSAGE_AFTER_EXPIRY), "flow_id": flow.flow_id}
-        if message.forwarded:
-            return self.fail(flow, FailureReason.FORWARDED)
-        if message.sender is None:
-            return self.fail(flow, FailureReason.SENDER_NUMBER_HIDDEN)
-        if opened.account is None:  # the account behind the flow is gone
-            return self.fail(flow, FailureReason.ACCOUNT_GONE)
-        try:
-            if flow.kind is FlowKind.MIGRATION:
-                return self._complete_migration(flow, opened.account, message.sender)
-            [claim] = opened.extra
-            return self._propose_change(flow, opened.account, token, message.sender, claim_owner(claim))
-        except Refused as refused:
-            return self.fail(flow, refused.reason, message.sender)
-        except ServiceError as error:  # the account was deleted meanwhile
-            if error.code != "account_not_found":
-                raise
-            return self.fail(flow, FailureReason.ACCOUNT_GONE)
+    @cached_property
+    def _messages(self) -> MessageProofs:
+        # Imported on first use: only the webhook applies messages.
+        from shared.domain.message_proofs import MessageProofs
 
-    def _complete_migration(self, flow: Flow, account: Account, sender: str) -> dict[str, str]:
-        def check(current: Account) -> None:
-            if current.whatsapp_number:
-                raise Refused(FailureReason.ALREADY_LINKED)
-
-        def stage(tx: Transaction, now: int) -> None:
-            self.records.stage_finish(tx, flow, FlowStatus.COMPLETED, now, number=sender)
-
-        done = self.commit_change(flow, account, sender, ChangeMethod.WHATSAPP_MIGRATION, check, stage, also_phone=True)
-        if done is None:
-            return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
-        metrics.add_metric(name="MigrationCompleted", unit="Count", value=1)
-        self.notify(done, MIGRATION_SUCCESS, sender)
-        return {"outcome": "completed", "flow_id": flow.flow_id}
-
-    def _propose_change(
-        self, flow: Flow, account: Account, token: str, sender: str, holder: str | None
-    ) -> dict[str, str]:
-        """B1: the sender becomes the proposed number, sealed on the flow until the password. A number
-        this proof could not take over (``holder``: who its claim names) is refused before the password."""
-        if sender == account.whatsapp_number:
-            raise Refused(FailureReason.SAME_NUMBER)
-        try:
-            self.number_changes.displaceable(holder, sender, account.account_id, ChangeMethod.WHATSAPP_CHANGE)
-        except NumberHeld:
-            raise Refused(FailureReason.NUMBER_TAKEN) from None
-        from shared.domain.sealing import seal  # here: functions that never bind a number never load cryptography
-
-        if not self.records.await_password(flow, sender, seal(token, flow.flow_id, sender)):
-            return {"outcome": "flow_not_pending", "flow_id": flow.flow_id}
-        return {"outcome": "awaiting_password", "flow_id": flow.flow_id}
+        return MessageProofs(self)
 
     # ----------------------------------------------------------------- B1: password confirmation
 
@@ -344,7 +293,7 @@ class WhatsAppFlows(Journey):
             raise
 
     def notify(self, done: CommittedChange, headline: str, number: str) -> None:
-        notify_number_changed(self.mailer, done.before.email, headline, number, done.at)
+        ChangeNotices(self.mailer, self.settings).number_changed(done, headline, number)
         if done.displaced is not None:
             metrics.add_metric(name="UnverifiedNumberTakenOver", unit="Count", value=1)
             notify_number_taken_over(self.mailer, done.displaced.email, number, done.at)

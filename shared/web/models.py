@@ -23,6 +23,7 @@ CHANGE_BY_WHATSAPP = "B1. Change the number through WhatsApp"
 CHANGE_BY_EMAIL = "B2. Change the number with an email code"
 PROFILE = "Profile"
 META_WEBHOOK = "Meta's WhatsApp webhook"
+UNDO = "Bukan saya: undo a number change"
 TAGS = {
     MIGRATION: "Start, poll, and the blue link that shows 'Migrasi akun aplikasi Jogja Smart Service berhasil'.",
     CHANGE_BY_WHATSAPP: "Start, poll, the blue link, and the password that ends on 'Pergantian No. WhatsApp Berhasil'.",
@@ -30,6 +31,8 @@ TAGS = {
     " Berhasil diperbarui'.",
     PROFILE: "The account's contact data as the JSS profile shows it.",
     META_WEBHOOK: "Called by Meta, not by front ends: the subscription handshake and signed deliveries.",
+    UNDO: "The single-use link in every B1 and B2 change notice (email, and a WhatsApp template to the replaced"
+    " number): shows the change, and puts the previous number back.",
 }
 
 FLOW_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

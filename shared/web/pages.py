@@ -182,7 +182,8 @@ def accept_quality(accept: str, media_type: str) -> float:
 
 
 def is_link_path(path: str) -> bool:
-    return path.startswith(("/m/", "/c/"))
+    """The links a citizen opens in a browser (the blue links, "Bukan saya"): refusals are pages."""
+    return path.startswith(("/m/", "/c/", "/u/"))
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.clock import iso, wib_time
+from shared.clock import iso, wib_datetime, wib_time
 from shared.errors import ServiceError
 from shared.web.api import RETRY_AFTER_OUTAGE
 
@@ -34,6 +34,7 @@ BODY = ("unsupported_media_type", "body_too_large", "body_unreadable", "invalid_
 _FLOW_START = (*SIGNED_IN, "account_not_found", "too_many_starts", "busy")
 _FLOW_STATUS = (*SIGNED_IN, *PATH_SEGMENT, *CHECKED_PARAMETERS, "flow_not_found")
 _BLUE_LINK = (*PATH_SEGMENT, *CHECKED_PARAMETERS, "link_not_found")
+_UNDO_LINK = ("undo_not_found", "undo_expired", "account_not_found")
 
 OPERATIONS: dict[str, tuple[str, ...]] = {
     # A. Migrate to WhatsApp (shared.domain.whatsapp_flows)
@@ -41,7 +42,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "getMigration": _FLOW_STATUS,
     "openMigrationLink": _BLUE_LINK,
     # B1. Change the number through WhatsApp (+ shared.web.anti_forgery, shared.domain.password_confirmation)
-    "startNumberChange": (*_FLOW_START, "migration_required"),
+    "startNumberChange": (*_FLOW_START, "migration_required", "number_changes_blocked"),
     "getNumberChange": _FLOW_STATUS,
     "openNumberChangeLink": _BLUE_LINK,
     "confirmNumberChange": (
@@ -54,6 +55,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "wrong_password",
         "flow_locked",
         "password_locked",
+        "number_changes_blocked",
         "busy",
     ),
     # B2. Change the number with an email code (shared.domain.email_change)
@@ -64,6 +66,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "migration_required",
         "code_resend_too_soon",
         "code_hourly_limit",
+        "number_changes_blocked",
         "busy",
         "email_send_failed",
     ),
@@ -88,6 +91,19 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "account_not_found",
         "whatsapp_number_unchanged",
         "whatsapp_number_taken",
+        "number_changes_blocked",
+        "busy",
+    ),
+    # Bukan saya: undo a B1 or B2 change (shared.domain.undo, shared.web.undo_pages)
+    "openUndoLink": (*PATH_SEGMENT, *_UNDO_LINK),
+    "confirmUndo": (
+        *PATH_SEGMENT,
+        *BODY,
+        *_UNDO_LINK,
+        "undo_form_invalid",
+        "undo_used",
+        "undo_superseded",
+        "undo_number_taken",
         "busy",
     ),
     # Profile
@@ -112,12 +128,14 @@ _RETRY_AFTER = {
     "email_send_failed": 30,
     "message_in_progress": 30,
     "busy": 1,
+    "number_changes_blocked": 86400,
     "service_unavailable": RETRY_AFTER_OUTAGE,
 }
 _FIELDS: dict[str, dict[str, Any]] = {
     "wrong_password": {"tries_left": 4},
     "code_wrong": {"tries_left": 4},
     "password_locked": {"locked_until": iso(_LOCK_ENDS), "text_locked_until": wib_time(_LOCK_ENDS)},
+    "number_changes_blocked": {"locked_until": iso(_LOCK_ENDS), "text_locked_until": wib_datetime(_LOCK_ENDS)},
     "form_expired": {"minutes": 10},
     "body_unreadable": {"reason": "malformed"},
 }

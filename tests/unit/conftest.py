@@ -30,9 +30,12 @@ from devserver import template  # noqa: E402
 from shared import services  # noqa: E402
 from shared.adapters.dynamo import Dynamo  # noqa: E402
 from shared.adapters.mail import Mailer  # noqa: E402
+from shared.adapters.whatsapp_outbox import WhatsAppOutbox  # noqa: E402
 from shared.config import Settings, settings  # noqa: E402
 from shared.domain.accounts import Account, AccountRegistry  # noqa: E402
 from shared.domain.whatsapp_flows import WhatsAppFlows  # noqa: E402
+from shared.domain.whatsapp_messages import OutboundMessage  # noqa: E402
+from shared.observability import metrics  # noqa: E402
 from tests.unit import declared_problems  # noqa: E402
 
 REGION = "ap-southeast-3"
@@ -57,6 +60,8 @@ ENVIRONMENT = {
     "NUMBER_HASH_KEY": "unit-number-key",
     "WHATSAPP_APP_SECRET": "unit-app-secret",
     "WHATSAPP_VERIFY_TOKEN": "unit-verify",
+    "WHATSAPP_ACCESS_TOKEN": "unit-access-token",
+    "WHATSAPP_OUTBOX_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/WhatsAppOutboxQueue",
     "MAIL_FROM": MAIL_FROM,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -80,6 +85,8 @@ UNSET = (
     "NUMBER_HASH_KEY_PARAMETER",
     "WHATSAPP_APP_SECRET_PARAMETER",
     "WHATSAPP_VERIFY_TOKEN_PARAMETER",
+    "WHATSAPP_ACCESS_TOKEN_PARAMETER",
+    "WHATSAPP_GRAPH_URL",
     "FLOW_TTL_SECONDS",
     "FLOW_START_LIMIT",
     "FLOW_START_WINDOW_SECONDS",
@@ -167,7 +174,22 @@ def aws() -> Iterator[AwsClients]:
             clients.dynamodb.create_table(**request)
         clients.sesv2.create_email_identity(EmailIdentity=MAIL_FROM)
         clients.events.create_event_bus(Name=ENVIRONMENT["EVENT_BUS_NAME"])
+        clients.sqs.create_queue(QueueName="WhatsAppOutboxQueue")
         yield clients
+
+
+@pytest.fixture
+def fresh_metrics() -> Iterator[None]:
+    """Powertools' metrics start empty and are left empty (they are process-wide)."""
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+def counted(name: str) -> float:
+    """How much of metric ``name`` was added since ``fresh_metrics`` emptied them."""
+    entry: Any = metrics.metric_set.get(name)
+    return float(sum(entry["Value"])) if entry else 0.0
 
 
 @pytest.fixture
@@ -206,6 +228,31 @@ def registry(db: Dynamo, config: Settings) -> AccountRegistry:
 @pytest.fixture
 def mailer(aws: AwsClients, config: Settings) -> Mailer:
     return Mailer(config.mail_from, aws.sesv2)
+
+
+class QueuedMessages:
+    """What was put on the WhatsApp outbox queue (moto), oldest first, as ``OutboundMessage``."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs, self.queue_url = sqs, queue_url
+
+    def take(self) -> list[OutboundMessage]:
+        found = []
+        while batch := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in batch:
+                found.append(OutboundMessage.model_validate_json(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+@pytest.fixture
+def outbox(aws: AwsClients, config: Settings) -> WhatsAppOutbox:
+    return WhatsAppOutbox(config.whatsapp_outbox_queue_url, aws.sqs)
+
+
+@pytest.fixture
+def queued(aws: AwsClients, config: Settings) -> QueuedMessages:
+    return QueuedMessages(aws.sqs, config.whatsapp_outbox_queue_url)
 
 
 @pytest.fixture

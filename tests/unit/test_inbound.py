@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.dynamo import Dynamo
+from shared.adapters.whatsapp_outbox import WhatsAppOutbox
 from shared.config import Settings
 from shared.domain.accounts import Account, AccountRegistry, account_key
 from shared.domain.flows import FailureReason, FlowKind, FlowStatus, InboundMessage, StartedFlow
@@ -67,8 +68,8 @@ def sign(body: bytes) -> str:
 
 
 @pytest.fixture
-def receiver(flows: WhatsAppFlows, config: Settings) -> WebhookReceiver:
-    return WebhookReceiver(flows, config)
+def receiver(flows: WhatsAppFlows, config: Settings, outbox: WhatsAppOutbox) -> WebhookReceiver:
+    return WebhookReceiver(flows, config, outbox)
 
 
 @pytest.fixture

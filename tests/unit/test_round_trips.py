@@ -40,24 +40,25 @@ from tests.unit.test_web import (
 )
 
 # Calls per step; the webhook's include the two of Powertools Idempotency (the message id is
-# recorded as in progress, then as applied), the binding's own are budgeted apart.
+# recorded as in progress, then as applied) and the reply put on the WhatsApp outbox queue; the
+# binding's own are budgeted apart. A change that replaces a number queues the old number's warning.
 BUDGETS = {
     "A1 start": 3,  # account + start limit + open flow in one batch read; the limit; the flow
     "A link page (pending)": 2,  # the link; flow + account in one batch read
-    "A webhook delivery": 6,
-    "A webhook binding": 4,  # the link; flow + account; the change; the mail
+    "A webhook delivery": 7,
+    "A webhook binding": 5,  # the link; flow + account; the change; the mail; the reply
     "A link page (completed)": 2,
     "B1.1 start": 3,
     "B1 link page (pending)": 2,
-    "B1 webhook delivery": 5,
-    "B1 webhook binding": 3,  # the link; flow + account + the sender's claim; the flow
+    "B1 webhook delivery": 6,
+    "B1 webhook binding": 4,  # the link; flow + account + the sender's claim; the flow; the reply
     "B1 link page (awaiting_password)": 2,
-    "B1.4 right password": 7,  # link; flow + account + tries; a try on the flow, on the account;
-    # the tries cleared; the change; the mail
+    "B1.4 right password": 8,  # link; flow + account + tries; a try on the flow, on the account;
+    # the tries cleared; the change; the warning; the mail
     "B1 link page (completed)": 2,
     "B2 request code": 5,  # account + limit + open code; the limit; the code; the mail; the switch
     "B2 confirm code": 3,  # the code; a try; the change token
-    "B2 change number": 3,  # permit + account; the change; the mail
+    "B2 change number": 4,  # permit + account; the change; the warning; the mail
 }
 MESSAGE_IDS = "IdempotencyTable"
 # The function each step runs in (by the step's name). Neither moto nor DynamoDB Local checks IAM, so
@@ -191,7 +192,7 @@ def test_journey_b1(aws_calls: AwsCalls, registry: AccountRegistry) -> None:
     assert answer.json()["status"] == "completed"
     # The page after the change is built from what the change committed: nothing is read again.
     change = "dynamodb.TransactWriteItems[AccountsTable,AuditTable,OutboxTable,TokensTable]"
-    assert made[-2:] == [change, "sesv2.SendEmail"]
+    assert made[-3:] == [change, "sqs.SendMessage", "sesv2.SendEmail"]
     assert registry.get("jss-5005").whatsapp_number == "+" + SENDER  # type: ignore[union-attr]
 
     done, _ = aws_calls.of("B1 link page (completed)", lambda: page("c", token))

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.whatsapp_webhook import Delivery, handshake_answer, inbound_text_messages, signature_valid
+from shared.adapters.whatsapp_webhook import Delivery, Inbound, handshake_answer, inbound_messages, signature_valid
 from shared.domain.flows import InboundMessage
+from shared.domain.hidden_senders import SharedNumber
+from shared.domain.number_moves import NumberMoved
 
 SECRET = "unit-app-secret"
 OUR_ID = "100000000000001"
@@ -125,8 +127,8 @@ def delivery(*changes: dict[str, Any], entries: int = 1) -> Delivery:
     )
 
 
-def read(d: Delivery) -> list[InboundMessage | None]:
-    return list(inbound_text_messages(d, OUR_ID))
+def read(d: Delivery) -> list[Inbound | None]:
+    return list(inbound_messages(d, OUR_ID))
 
 
 def test_text_message_becomes_an_inbound_message() -> None:
@@ -194,9 +196,88 @@ def test_forwarded_context(context: dict[str, Any], forwarded: bool) -> None:
 def test_sender_with_only_a_user_id_has_no_number() -> None:
     raw = text_message("wamid.u", sender=None, from_user_id="ID.123456789012345")
     [message] = read(delivery(change([raw])))
-    assert message is not None
+    assert isinstance(message, InboundMessage)
     assert message.sender is None
+    assert message.sender_user_id == "ID.123456789012345"
     assert message.text == "halo"
+
+
+def test_a_hidden_senders_user_id_may_come_only_in_the_deliverys_contacts() -> None:
+    """Meta names the business-scoped id in ``contacts[].user_id``; some payloads carry it on the message."""
+    value = change([text_message("wamid.c", sender=None)])
+    value["value"]["contacts"] = [{"profile": {"name": "Budi"}, "user_id": "ID.777"}]
+    [message] = read(delivery(value))
+    assert isinstance(message, InboundMessage)
+    assert message.sender_user_id == "ID.777"
+
+
+def shared_contact(
+    origin: str = "contact_request", wa_id: str | None = "6281234567890", **extra: Any
+) -> dict[str, Any]:
+    phone: dict[str, Any] = {"phone": "+62 812-3456-7890", "type": "CELL"}
+    if wa_id is not None:
+        phone["wa_id"] = wa_id
+    return {
+        "id": "wamid.share",
+        "timestamp": "1750000100",
+        "type": "contacts",
+        "from_user_id": "ID.123",
+        "origin": origin,
+        "contacts": [{"name": {"formatted_name": "Budi"}, "phones": [phone]}],
+        **extra,
+    }
+
+
+def test_a_number_shared_through_our_contact_request_is_read_with_the_user_id() -> None:
+    [message] = read(delivery(change([shared_contact()])))
+    assert message == SharedNumber(
+        message_id="wamid.share", sender_user_id="ID.123", number="+6281234567890", sent_at=1750000100
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(shared_contact(origin="other"), id="a-contact-card-sent-unasked"),
+        pytest.param(shared_contact(wa_id=None), id="a-typed-phone-without-whatsapp-id"),
+        pytest.param(shared_contact(from_user_id=None), id="no-user-id"),
+        pytest.param(shared_contact(wa_id="not-a-number"), id="not-a-number"),
+    ],
+)
+def test_a_contact_that_wa_did_not_vouch_for_proves_nothing(raw: dict[str, Any]) -> None:
+    """Anyone can send a contact card of any number: only WhatsApp's answer to our request, naming
+    the WhatsApp account's own id, stands for the sender's number."""
+    [message] = read(delivery(change([raw])))
+    assert message is None
+
+
+def user_changed_number(new_wa_id: str | None = "6281399990000") -> dict[str, Any]:
+    system: dict[str, Any] = {
+        "body": "User Budi changed from 6281234567890 to 6281399990000",
+        "type": "user_changed_number",
+    }
+    if new_wa_id is not None:
+        system["wa_id"] = new_wa_id
+    return {"from": "6281234567890", "id": "wamid.sys", "timestamp": "1750000200", "type": "system", "system": system}
+
+
+def test_user_changed_number_is_read_with_both_numbers() -> None:
+    [message] = read(delivery(change([user_changed_number()])))
+    assert message == NumberMoved(
+        message_id="wamid.sys", old_number="+6281234567890", new_number="+6281399990000", sent_at=1750000200
+    )
+
+
+def test_user_changed_number_without_the_new_id_still_names_the_old_number() -> None:
+    [message] = read(delivery(change([user_changed_number(new_wa_id=None)])))
+    assert isinstance(message, NumberMoved)
+    assert message.new_number is None
+
+
+def test_other_system_messages_are_ignored() -> None:
+    raw = user_changed_number()
+    raw["system"]["type"] = "customer_identity_changed"
+    assert read(delivery(change([raw]))) == [None]
 
 
 @pytest.mark.parametrize("sender", ["not-a-number", "0812345", ""])

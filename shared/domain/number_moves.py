@@ -1,0 +1,84 @@
+"""WhatsApp says a citizen moved to a new number (the ``user_changed_number`` system message).
+
+The account's WhatsApp number is then no longer proven: the citizen no longer answers on it, and
+the operator may give it to someone else. It stays on the account, marked ``moved_away`` (held
+unverified, so its next owner can prove it through WhatsApp and take it, ``shared.domain.number_change``),
+never replaced by the new number on WhatsApp's word alone: the citizen links it with journey B1, as
+the email sent here explains. The change is audited like every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.adapters.dynamo import ConditionFailed
+from shared.adapters.mail import Mailer
+from shared.domain.accounts import AccountRegistry, VerifiedVia, account_key, changed_ms_attribute
+from shared.domain.notifications import notify_number_moved
+from shared.domain.number_change import NumberChanges, audit_key
+from shared.observability import logger, metrics
+
+MOVED_AWAY = "whatsapp_user_changed_number"
+"""The audit method of an account whose number WhatsApp said its user left."""
+
+
+@dataclass(frozen=True)
+class NumberMoved:
+    message_id: str
+    old_number: str
+    new_number: str | None
+    sent_at: int
+
+
+class NumberMoves:
+    def __init__(self, accounts: AccountRegistry, mailer: Mailer, clock: Callable[[], float]) -> None:
+        self.accounts = accounts
+        self.mailer = mailer
+        self.clock = clock
+        self.number_changes = NumberChanges(accounts)
+
+    def moved(self, event: NumberMoved) -> dict[str, str]:
+        """Marks the account holding ``old_number`` proven through WhatsApp as unverified, and tells
+        its owner by email; an outcome record without personal data."""
+        owner = self.accounts.owner_of(event.old_number)
+        account = self.accounts.get(owner) if owner else None
+        if account is None or account.whatsapp_number != event.old_number:
+            return {"outcome": "number_not_linked"}
+        if not account.whatsapp_verified:
+            return {"outcome": "already_unverified"}
+        now = int(self.clock())
+        tx = self.accounts.db.transaction()
+        tx.update(
+            "account",
+            self.accounts.settings.accounts_table,
+            account_key(account.account_id),
+            f"SET whatsapp_verified_via = :moved, {changed_ms_attribute('whatsapp_number')} = :now_ms, "
+            "version = :next_version",
+            "attribute_not_exists(deleted_ms) AND version = :version AND whatsapp_number = :number",
+            moved=VerifiedVia.MOVED_AWAY,
+            now_ms=now * 1000,
+            version=account.version,
+            next_version=account.version + 1,
+            number=event.old_number,
+        )
+        self.number_changes.stage_audit(
+            tx,
+            "audit",
+            account.account_id,
+            audit_key(account.version + 1),
+            now,
+            MOVED_AWAY,
+            event.message_id,
+            event.old_number,
+            event.new_number,
+        )
+        try:
+            tx.commit()
+        except ConditionFailed:
+            # The account changed since it was read: the webhook's retry reads it again.
+            logger.info("account changed while marking its number moved", extra={"account_id": account.account_id})
+            raise
+        metrics.add_metric(name="WhatsAppNumberMovedAway", unit="Count", value=1)
+        notify_number_moved(self.mailer, account.email, event.old_number, now)
+        return {"outcome": "marked_unverified", "account_id": account.account_id}
