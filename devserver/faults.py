@@ -11,9 +11,13 @@ outage: one module owns all of them and ``/__dev/faults``.
   ``refuse`` (``MessageRejected``).
 - EventBridge: ``down`` takes JSS's event bus away (the bus, its rule and target), ``up`` brings it
   back, to watch the outbox retry.
+- WhatsApp: the functions reach Meta's Graph API emulator (``devserver.graph_api``); ``ok``,
+  ``rate_limited``, ``failing``, ``timeout`` or ``rejected``, for good or for the next ``times``
+  requests only.
 
 ``GET /__dev/faults`` answers the current modes; ``POST /__dev/faults`` with any of
-``{"dynamodb": ..., "ses": ..., "eventbridge": ...}`` sets them and answers the modes of all three.
+``{"dynamodb": ..., "ses": ..., "eventbridge": ..., "whatsapp": ..., "times": N}`` sets them and
+answers the modes of all of them.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from io import BufferedIOBase, BufferedReader
 from socketserver import StreamRequestHandler
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from devserver.gateway import BodyRefused, LocalHTTPServer, LocalResponse, Request, json_response, read_body
@@ -108,6 +112,23 @@ class Switch(Protocol):
     def mode(self) -> str: ...
 
     def set_mode(self, mode: str) -> None: ...
+
+
+@runtime_checkable
+class CountedSwitch(Protocol):
+    """A switch whose fault may last for a number of requests only, then ends by itself (its first
+    mode is the one without a fault)."""
+
+    @property
+    def modes(self) -> tuple[str, ...]: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def times_left(self) -> int | None: ...
+
+    def set_mode(self, mode: str, times: int | None = None) -> None: ...
 
 
 class FaultProxy:
@@ -262,7 +283,7 @@ class _ProxyHandler(StreamRequestHandler):
         if mode == "down":
             return False
         if mode == "frozen":
-            self._hold(thawed)
+            hold_unanswered(self.connection, thawed)
             return False
         self._answer(self.proxy.canned[mode])
         return keep_alive
@@ -376,23 +397,6 @@ class _ProxyHandler(StreamRequestHandler):
                 break
         self.wfile.write(out)
 
-    def _hold(self, thawed: threading.Event) -> None:
-        """Answers nothing until the mode changes, the client hangs up, or ``FREEZE_SECONDS`` pass."""
-        deadline = time.monotonic() + FREEZE_SECONDS
-        while not thawed.wait(_HUNG_UP_POLL_SECONDS):
-            if time.monotonic() > deadline or self._client_hung_up():
-                return
-
-    def _client_hung_up(self) -> bool:
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        if not readable:
-            return False
-        try:
-            waiting: bytes = self.connection.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return True
-        return waiting == b""
-
     def _answer(self, canned: CannedAnswer) -> None:
         body = json.dumps(canned.body).encode()
         self.wfile.write(self._head(canned.status, canned.headers(body)) + body)
@@ -414,6 +418,26 @@ class _ProxyHandler(StreamRequestHandler):
             super().finish()
         finally:
             self._close_upstream()
+
+
+def hold_unanswered(connection: socket.socket, released: threading.Event, seconds: float = FREEZE_SECONDS) -> None:
+    """Answers nothing, as a hung service does, until ``released`` is set, the client hangs up, or
+    ``seconds`` pass; the caller then closes the connection unanswered."""
+    deadline = time.monotonic() + seconds
+    while not released.wait(_HUNG_UP_POLL_SECONDS):
+        if time.monotonic() > deadline or _client_hung_up(connection):
+            return
+
+
+def _client_hung_up(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        waiting: bytes = connection.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return True
+    return waiting == b""
 
 
 def _content_length(fields: Mapping[str, str]) -> int | None:
@@ -448,13 +472,18 @@ class EventBusSwitch:
 
 
 class FaultSwitchboard:
-    """``/__dev/faults``: every switch of the stack, by name."""
+    """``/__dev/faults``: every switch of the stack, by name. ``"times": N`` with a counted switch's
+    fault makes it answer the next N requests only (the answer shows how many are left)."""
 
-    def __init__(self, switches: Mapping[str, Switch]) -> None:
+    def __init__(self, switches: Mapping[str, Switch | CountedSwitch]) -> None:
         self.switches = dict(switches)
 
-    def modes(self) -> dict[str, str]:
-        return {name: switch.mode for name, switch in self.switches.items()}
+    def modes(self) -> dict[str, str | int]:
+        shown: dict[str, str | int] = {name: switch.mode for name, switch in self.switches.items()}
+        for switch in self.switches.values():
+            if isinstance(switch, CountedSwitch) and switch.times_left is not None:
+                shown["times"] = switch.times_left
+        return shown
 
     def show(self, _: Request) -> LocalResponse:
         return json_response(200, self.modes())
@@ -467,6 +496,7 @@ class FaultSwitchboard:
             wanted = None
         if not isinstance(wanted, dict):
             return json_response(400, {"message": f"body must be a JSON object such as {self._example()}"})
+        times = wanted.pop("times", None)
         for name, mode in wanted.items():
             switch = self.switches.get(name)
             if switch is None:
@@ -474,9 +504,30 @@ class FaultSwitchboard:
                 return json_response(400, {"message": f"no fault named {name!r}: known are {known}"})
             if mode not in switch.modes:
                 return json_response(400, {"message": f"{name} must be one of {', '.join(switch.modes)}"})
+        if times is not None and (refused := self._refuse_times(wanted, times)):
+            return json_response(400, {"message": refused})
         for name, mode in wanted.items():
-            self.switches[name].set_mode(mode)
+            switch = self.switches[name]
+            if isinstance(switch, CountedSwitch):
+                switch.set_mode(mode, times)
+            else:
+                switch.set_mode(mode)
         return json_response(200, self.modes())
+
+    def _refuse_times(self, wanted: dict[str, Any], times: Any) -> str | None:
+        """Why ``times`` cannot go with these modes, or None when it can."""
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            return "times must be a whole number of requests, 1 or more"
+        counted = [name for name, switch in self.switches.items() if isinstance(switch, CountedSwitch)]
+        if not wanted:
+            return f"times goes with a fault of {', '.join(counted)}"
+        for name, mode in wanted.items():
+            switch = self.switches[name]
+            if not isinstance(switch, CountedSwitch):
+                return f"{name} cannot fail a number of times; times goes with {', '.join(counted)}"
+            if mode == switch.modes[0]:
+                return f"times counts the requests a fault answers, and {name} {mode!r} is no fault"
+        return None
 
     def _example(self) -> str:
         return json.dumps({name: switch.modes[-1] for name, switch in self.switches.items()})

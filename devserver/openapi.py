@@ -62,6 +62,7 @@ PROBLEM = {
         },
     },
 }
+
 _PLACEHOLDERS = {
     "ACCOUNTS_TABLE": "AccountsTable",
     "TOKENS_TABLE": "TokensTable",
@@ -123,7 +124,8 @@ def build() -> dict[str, Any]:
             raise LookupError(f"{route.method} {route.path} is in template.yaml but no function serves it")
         operation["security"] = [{"jssJwt": []}] if route.authorized else []
         operation["responses"].pop("422", None)  # Powertools' validation answer: ours is a problem document
-        operation["responses"].update(_problem_responses(operation["operationId"], is_link_path(route.path)))
+        page = is_link_path(route.path)
+        operation["responses"].update(_problem_responses(operation["operationId"], page))
     documented = {op["operationId"] for item in document["paths"].values() for op in item.values()}
     if undocumented := set(problems.OPERATIONS) - documented:
         raise LookupError(f"shared/web/problems.py declares operations no route has: {sorted(undocumented)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from devserver import console, event_sources, faults, meta, seed, services, template
+from devserver import console, event_sources, faults, graph_api, meta, seed, services, template
 from devserver.authorizer import LocalAuthorizer
 from devserver.gateway import FunctionPool, Gateway, LocalResponse, Request, json_response, serve
 from devserver.jss_side import LocalJss
@@ -29,7 +29,13 @@ LOCAL_DEFAULTS = {
     "NUMBER_HASH_KEY": "local-only-number-hash-key",
     "MAIL_FROM": "no-reply@jss.jogjakota.go.id",
     "JWT_AUDIENCE": "jss-app",
+    "WHATSAPP_ACCESS_TOKEN": "local-whatsapp-access-token",
 }
+
+
+def local_setting(name: str) -> str:
+    """A documented local default, or what the environment overrides it with."""
+    return os.environ.get(name, LOCAL_DEFAULTS[name])
 
 
 class _TextOfHtml(HTMLParser):
@@ -64,6 +70,12 @@ class LocalStack:
             "dynamodb", self.dynamodb.endpoint, services.free_port(), faults.DYNAMODB_FAULTS
         )
         self.ses_proxy = faults.FaultProxy("ses", self.moto.endpoint, services.free_port(), faults.SES_FAULTS)
+        # Meta's Graph API, which WhatsAppSenderFunction sends the city's messages to.
+        self.graph_api = graph_api.GraphApiEmulator(
+            local_setting("WHATSAPP_PHONE_NUMBER_ID"),
+            local_setting("WHATSAPP_ACCESS_TOKEN"),
+            services.free_port(),
+        )
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.pollers: list[event_sources.Poller] = []
@@ -74,16 +86,20 @@ class LocalStack:
         """Sets the variables the handlers read, as SAM would set them, pointed at the local services,
         in this process too (seeding and the dev routes run the shared code here, and must reach the
         services directly); returns the functions' own: DynamoDB and SES through the fault proxies."""
-        config = {key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()}
+        config = {key: local_setting(key) for key in LOCAL_DEFAULTS}
         parameters = {
             "Stage": "local",
             "PublicBaseUrl": self.base_url,
             "WhatsAppBusinessNumber": config["WHATSAPP_BUSINESS_NUMBER"],
             "WhatsAppPhoneNumberId": config["WHATSAPP_PHONE_NUMBER_ID"],
             "MailFrom": config["MAIL_FROM"],
+            "NumberChangedTemplateName": "jss_nomor_whatsapp_diganti",
+            "NumberRestoredTemplateName": "jss_nomor_whatsapp_dipulihkan",
+            "WhatsAppTemplateLanguage": "id",
             "LogLevel": os.environ.get("LOG_LEVEL", "INFO"),
         }
-        environment = template.global_environment(template.load(), parameters)
+        parsed = template.load()
+        environment = template.global_environment(parsed, parameters)
         environment.update(config)
         environment.update(
             {
@@ -91,6 +107,11 @@ class LocalStack:
                 "AWS_ENDPOINT_URL_SESV2": self.moto.endpoint,
                 "AWS_ENDPOINT_URL_SQS": self.moto.endpoint,
                 "AWS_ENDPOINT_URL_EVENTBRIDGE": self.moto.endpoint,
+                # moto names a queue's URL after the endpoint, the account and the queue's name.
+                "WHATSAPP_OUTBOX_QUEUE_URL": f"{self.moto.endpoint}/{services.LOCAL_ACCOUNT}/WhatsAppOutboxQueue",
+                "WHATSAPP_GRAPH_URL": self.graph_api.endpoint,
+                # A function's own variables are not read here (only Globals): the template's default.
+                "WHATSAPP_GRAPH_VERSION": parsed["Parameters"]["WhatsAppGraphApiVersion"]["Default"],
                 "AWS_DEFAULT_REGION": services.LOCAL_REGION,
                 "AWS_REGION": services.LOCAL_REGION,
                 "AWS_ACCESS_KEY_ID": "local",
@@ -116,6 +137,7 @@ class LocalStack:
         self.moto.start()
         self.dynamodb_proxy.start()
         self.ses_proxy.start()
+        self.graph_api.start()
         parsed = template.load()
         services.create_tables(self.dynamodb.endpoint, template.tables(parsed))
         ses = services.client("sesv2", self.moto.endpoint)
@@ -138,10 +160,17 @@ class LocalStack:
         gateway.add_dev_route("POST", "/__dev/token", self._issue_token)
         gateway.add_dev_route("GET", "/__dev/mailbox", self._mailbox)
         gateway.add_dev_route("POST", "/__dev/whatsapp/send", self._simulate_whatsapp)
+        gateway.add_dev_route("GET", "/__dev/whatsapp/outbox", self.graph_api.outbox_route)
+        gateway.add_dev_route("GET", "/__dev/whatsapp/attempts", self.graph_api.attempts_route)
         gateway.add_dev_route("GET", "/__dev/events", self.jss.events)
         gateway.add_dev_route("POST", "/__dev/jss/messages", self.jss.send_message)
         switchboard = faults.FaultSwitchboard(
-            {"dynamodb": self.dynamodb_proxy, "ses": self.ses_proxy, "eventbridge": faults.EventBusSwitch(self.jss)}
+            {
+                "dynamodb": self.dynamodb_proxy,
+                "ses": self.ses_proxy,
+                "eventbridge": faults.EventBusSwitch(self.jss),
+                "whatsapp": self.graph_api,
+            }
         )
         gateway.add_dev_route("GET", "/__dev/faults", switchboard.show)
         gateway.add_dev_route("POST", "/__dev/faults", switchboard.change)
@@ -179,7 +208,8 @@ class LocalStack:
         return pollers
 
     def _write_state(self) -> None:
-        """Tells local tools (``make import``) where this stack is and how it hashes numbers."""
+        """Tells local tools (``make import``) where this stack is and how it hashes numbers, and the
+        tests where its Graph API emulator listens."""
         shared = (
             "ACCOUNTS_TABLE",
             "NUMBER_HASH_KEY",
@@ -190,6 +220,7 @@ class LocalStack:
         state = {
             "pid": os.getpid(),
             "base_url": self.base_url,
+            "whatsapp_graph_url": self.graph_api.endpoint,
             "environment": {
                 **{name: os.environ[name] for name in shared},
                 "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
@@ -210,6 +241,7 @@ class LocalStack:
             self._server.server_close()
         for pool in self.pools.values():
             pool.stop()
+        self.graph_api.stop()
         self.ses_proxy.stop()
         self.dynamodb_proxy.stop()
         self.moto.stop()
@@ -239,18 +271,34 @@ class LocalStack:
 
     def _simulate_whatsapp(self, request: Request) -> LocalResponse:
         """The console's 'Kirim': a Meta-format delivery, signed with the app secret, through the
-        real webhook route. ``sender`` null plays a WhatsApp user who hides the number."""
+        real webhook route. ``sender`` null plays a WhatsApp user who hides the number;
+        ``{"share_number": "+62..."}`` plays that user tapping the city's contact request and sharing
+        the number. Answers with the webhook's status: the message's ``message_id`` (the city's read
+        receipt names it), the ``sender`` it came from (the number, the hidden number's user id, or
+        the shared number, which the city answers), and the ``webhook``'s own answer."""
         try:
             sent = request.json()
-            text, sender, forwarded = str(sent["text"]), sent.get("sender"), bool(sent.get("forwarded"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return json_response(422, {"message": 'body must be {"text": ..., "sender": "+62..." or null}'})
-        if sender is not None:
+            if not isinstance(sent, dict):
+                raise TypeError
+            sharing = "share_number" in sent
+            field = "share_number" if sharing else "sender"
+            text = "" if sharing else str(sent["text"])
+            sender, forwarded = sent.get(field), bool(sent.get("forwarded"))
+        except (ValueError, KeyError, TypeError):
+            return json_response(
+                422,
+                {"message": 'body must be {"text": ..., "sender": "+62..." or null} or {"share_number": "+62..."}'},
+            )
+        number: str | None = None
+        if sender is not None or sharing:
             try:  # any number WhatsApp could deliver from (README, "Which numbers")
-                sender = phone_e164(str(sender))
+                number = phone_e164(str(sender))
             except NumberRefused as refused:
-                return json_response(422, {"message": f"sender is not a phone number ({refused.kind})"})
-        message = meta.text_message(text, sender, forwarded=forwarded)
+                return json_response(422, {"message": f"{field} is not a phone number ({refused.kind})"})
+        if sharing and number is not None:
+            message = meta.shared_contact(number)  # the hidden sender taps the button: no text
+        else:
+            message = meta.text_message(text, number, forwarded=forwarded)
         body = json.dumps(meta.delivery(meta.value([message], os.environ["WHATSAPP_PHONE_NUMBER_ID"]))).encode()
         webhook = Request(
             method="POST",
@@ -264,7 +312,14 @@ class LocalStack:
             source_ip="127.0.0.1",
         )
         answer = self.gateway.handle(webhook)
-        return LocalResponse(answer.status, {"content-type": "application/json"}, answer.body)
+        try:
+            said = json.loads(answer.body or b"null")
+        except ValueError:
+            said = answer.body.decode(errors="replace")
+        return json_response(
+            answer.status,
+            {"message_id": message["id"], "sender": number or message["from_user_id"], "webhook": said},
+        )
 
     def _mailbox(self, _: Request) -> LocalResponse:
         messages = [
@@ -286,8 +341,12 @@ class LocalStack:
             f"  Webhook:  {self.base_url}/whatsapp/webhook (app secret {os.environ['WHATSAPP_APP_SECRET']})\n"
             f"  JSS side: {self.base_url}/__dev/events (what JSS received), POST /__dev/jss/messages\n"
             f"  DynamoDB Local on {self.dynamodb.endpoint}; SES, SQS, EventBridge (moto) on {self.moto.endpoint}\n"
+            f"  WhatsApp: the functions send through a Graph API emulator on {self.graph_api.endpoint} "
+            f"(token {os.environ['WHATSAPP_ACCESS_TOKEN']})\n"
+            f"            what it sent: {self.base_url}/__dev/whatsapp/outbox\n"
             f"  Faults:   the functions reach DynamoDB via {self.dynamodb_proxy.endpoint}, SES via "
             f"{self.ses_proxy.endpoint}; GET /__dev/faults, "
-            f'curl -s -X POST {self.base_url}/__dev/faults -d \'{{"dynamodb":"down"}}\'\n'
+            f'curl -s -X POST {self.base_url}/__dev/faults -d \'{{"dynamodb":"down"}}\' '
+            '(or \'{"whatsapp":"rate_limited","times":2}\')\n'
             "Press Ctrl-C to stop."
         )

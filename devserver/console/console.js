@@ -1,11 +1,19 @@
 // The local console: drives the real API with a demo account's local token, plays WhatsApp through
-// the signed-delivery simulator, and reads the local SES mailbox. Local mode only.
+// the signed-delivery simulator (and shows what the city's number sends back, from the local Graph
+// API's outbox), and reads the local SES mailbox. Local mode only.
 "use strict";
 
 const state = {
   accounts: [], account: null, token: null, contact: null, flow: null,
   verificationId: null, changeToken: null, resendAt: 0, resendTimer: null,
+  // The city's side of the chat: the outbox read up to outboxSeq, polled until watchUntil; who this
+  // chat is (numbers and the hidden sender's user id), the citizen's sent bubbles by wamid, and the
+  // wamids the city has marked read.
+  outboxSeq: 0, watchUntil: 0, sending: false, addresses: new Set(), sentBubbles: new Map(), readIds: new Set(),
 };
+// The outbox is polled this often while a journey goes on, and for a minute after the last step.
+const OUTBOX_POLL_MS = 1500;
+const WATCH_AFTER_MS = 60_000;
 const FINAL = new Set(["completed", "failed", "expired", "locked"]);
 const $ = (id) => document.getElementById(id);
 
@@ -78,7 +86,7 @@ async function selectAccount(id) {
   state.contact = null;
   forgetFlow();
   closeEmailSteps();
-  $("chat").replaceChildren();
+  forgetConversation();
   say("");
   await refreshProfile();
 }
@@ -121,6 +129,8 @@ async function refreshProfile() {
   }
   const contact = answer.data;
   state.contact = contact;
+  // Numbers shown here are this chat's too: a warning to the replaced number appears in it.
+  for (const number of [contact.whatsapp_number, contact.phone_number]) if (number) state.addresses.add(number);
   showActions(contact);
   $("profile-name").textContent = state.account.name;
   showNumber($("profile-phone"), contact.phone_number, contact.phone_number_display, "-");
@@ -149,6 +159,7 @@ async function startFlow(path, kind) {
     return refreshProfile();
   }
   closeEmailSteps();
+  await startWatching();
   state.flow = { ...answer.data, kind, statusPath: `${path}/${answer.data.flow_id}` };
   showFlow(state.flow, answer.data.status);
   $("wa-message").value = answer.data.message;
@@ -172,9 +183,26 @@ function watchFlow(flow) {
   }, 2000);
 }
 
-function bubble(text, outgoing) {
+// One chat bubble: the citizen's (outgoing, with ticks) or the city's; links open the link page in a
+// phone-sized window. ``label`` names what kind of message it is, ``quote`` the message it answers.
+function bubble(text, { outgoing = false, label = "", quote = "" } = {}) {
   const item = document.createElement("div");
   item.className = outgoing ? "bubble out" : "bubble in";
+  if (label) {
+    const named = document.createElement("strong");
+    named.className = "bubble-label";
+    named.textContent = label;
+    item.append(named);
+  }
+  if (quote) {
+    const quoted = document.createElement("span");
+    quoted.className = "quote";
+    const words = document.createElement("span");
+    words.className = "visually-hidden";
+    words.textContent = "Membalas: ";
+    quoted.append(words, quote.length > 80 ? `${quote.slice(0, 80)}…` : quote);
+    item.append(quoted);
+  }
   const parts = text.split(/(https?:\/\/\S+)/);
   for (const part of parts) {
     if (/^https?:\/\//.test(part)) {
@@ -193,12 +221,35 @@ function bubble(text, outgoing) {
       item.append(document.createTextNode(part));
     }
   }
-  const ticks = document.createElement("span");
-  ticks.className = "ticks";
-  item.append(ticks);
-  $("chat").append(item);
-  item.scrollIntoView({ block: "end" });
+  if (outgoing) {
+    const ticks = document.createElement("span");
+    ticks.className = "ticks";
+    item.append(ticks);
+    showTicks(item, "sent");
+  }
+  const chat = $("chat");
+  chat.append(item);
+  chat.scrollTop = chat.scrollHeight; // the chat follows its newest bubble; the page stays where it is
   return item;
+}
+
+// WhatsApp's ticks, with their words (Indonesian WhatsApp's own) beside them: grey and blue differ
+// by more than colour, and a screen reader hears the word only.
+const TICKS = {
+  sent: ["✓", "Terkirim"],
+  delivered: ["✓✓", "Diterima"],
+  read: ["✓✓", "Dibaca"],
+  failed: ["!", "Tidak terkirim"],
+};
+function showTicks(item, status) {
+  const ticks = item.querySelector(".ticks");
+  if (ticks.dataset.status === "read") return; // a late answer never takes the blue ticks back
+  const [marks, words] = TICKS[status];
+  const shown = document.createElement("span");
+  shown.setAttribute("aria-hidden", "true");
+  shown.textContent = marks;
+  ticks.dataset.status = status;
+  ticks.replaceChildren(shown, ` ${words}`);
 }
 
 async function sendWhatsApp(event) {
@@ -206,16 +257,131 @@ async function sendWhatsApp(event) {
   const text = $("wa-message").value;
   if (!text.trim()) return say("Mulai proses dulu: belum ada pesan untuk dikirim.", "error");
   const hidden = $("wa-hidden").checked;
-  const item = bubble(text, true);
-  const answer = await call("POST", "/__dev/whatsapp/send", {
+  const item = bubble(text, { outgoing: true });
+  item.dataset.text = text; // what a reply quotes
+  await deliver(item, {
     text,
     sender: hidden ? null : $("wa-sender").value,
     forwarded: $("wa-forwarded").checked,
-  }, { auth: false });
-  if (!answer.ok) return sayProblem(answer);
-  item.querySelector(".ticks").textContent = "✓✓";
+  });
+}
+
+// The hidden sender taps the city's "Bagikan nomor": WhatsApp shares the number of the account,
+// here the one in the sender field (the simulator's stand-in for that account's number).
+async function shareNumber(button) {
+  if (button.dataset.busy === "true") return; // one tap, one contact
+  const number = $("wa-sender").value.trim();
+  if (!number) {
+    say("Isi Nomor WhatsApp pengirim dulu: nomor itulah yang dibagikan.", "error");
+    return $("wa-sender").focus();
+  }
+  button.dataset.busy = "true";
+  button.setAttribute("aria-disabled", "true");
+  const item = bubble(`Warga Jogja\n${number}`, { outgoing: true, label: "Kontak dibagikan" });
+  item.dataset.text = `Kontak: Warga Jogja ${number}`; // what a reply quotes
+  try {
+    await deliver(item, { share_number: number });
+  } finally {
+    delete button.dataset.busy;
+    button.removeAttribute("aria-disabled");
+  }
+}
+
+// One message of the citizen's through the simulator: its bubble gets the message's id and ticks,
+// and the chat follows who the city answers (the sender, or the number shared).
+async function deliver(item, body) {
+  keepWatching();
+  state.sending = true; // the outbox is read once this message's id is known, so no tick is missed
+  let answer;
+  try {
+    answer = await call("POST", "/__dev/whatsapp/send", body, { auth: false });
+    const sent = answer.data || {};
+    if (sent.message_id) {
+      item.dataset.messageId = sent.message_id;
+      state.sentBubbles.set(sent.message_id, item);
+    }
+    if (sent.sender) state.addresses.add(sent.sender);
+  } finally {
+    state.sending = false;
+  }
+  if (!answer.ok) {
+    showTicks(item, "failed");
+    // The webhook's own answer (a problem document), or the simulator's when it sent nothing.
+    return sayProblem({ ...answer, data: (answer.data && answer.data.webhook) || answer.data });
+  }
+  showTicks(item, state.readIds.has(item.dataset.messageId) ? "read" : "delivered");
   item.dataset.delivered = "true";
-  await followFlow();
+  await Promise.all([followFlow(), readOutbox()]);
+}
+
+// Meta's request_contact_info button under the city's message, and what it shares, in words.
+function offerToShare(item, seq) {
+  const hint = document.createElement("span");
+  hint.className = "share-hint";
+  hint.id = `share-hint-${seq}`;
+  hint.textContent = "Simulator: membagikan nomor di kolom Nomor WhatsApp pengirim di bawah.";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "share-number";
+  button.textContent = "Bagikan nomor";
+  button.setAttribute("aria-describedby", hint.id);
+  button.addEventListener("click", () => shareNumber(button));
+  item.append(button, hint);
+  $("chat").scrollTop = $("chat").scrollHeight;
+}
+
+// ------------------------------------------------------------------ what the city's number sends
+
+function keepWatching() {
+  state.watchUntil = Date.now() + WATCH_AFTER_MS;
+}
+
+// A journey starts: from now on, what the city sends to this chat shows in it (nothing from before).
+async function startWatching() {
+  if (Date.now() >= state.watchUntil) await readOutbox({ show: false });
+  keepWatching();
+}
+
+function forgetConversation() {
+  state.watchUntil = 0;
+  state.addresses.clear();
+  state.sentBubbles.clear();
+  state.readIds.clear();
+  $("chat").replaceChildren();
+}
+
+// What the local Graph API accepted since the last read, oldest first: read receipts turn the
+// citizen's ticks blue; messages to this chat (or answering its messages) become the city's bubbles.
+async function readOutbox({ show = true } = {}) {
+  if (state.sending) return;
+  const answer = await call("GET", `/__dev/whatsapp/outbox?after=${state.outboxSeq}`, undefined, { auth: false });
+  if (!answer.ok || !Array.isArray(answer.data)) return;
+  for (const record of answer.data.slice().reverse()) {
+    if (record.seq <= state.outboxSeq) continue; // read already by a poll that overlapped this one
+    state.outboxSeq = record.seq;
+    if (show) showFromCity(record);
+  }
+}
+
+function showFromCity(record) {
+  if (record.type === "read") {
+    state.readIds.add(record.message_id);
+    const item = state.sentBubbles.get(record.message_id);
+    if (item) showTicks(item, "read");
+    return;
+  }
+  const answered = record.reply_to && state.sentBubbles.get(record.reply_to);
+  if (!answered && !state.addresses.has(record.to || record.recipient)) return;
+  const quote = answered ? answered.dataset.text : "";
+  if (record.type === "template") {
+    const label = `Template ${record.template} untuk ${record.to || record.recipient}`;
+    bubble(record.parameters.join("\n"), { label, quote });
+  } else if (record.type === "interactive") {
+    offerToShare(bubble(record.text, { label: "Permintaan berbagi nomor", quote }), record.seq);
+  } else {
+    bubble(record.text, { quote });
+  }
+  keepWatching(); // the conversation goes on
 }
 
 // Why a flow ended, in words: the status answer gives them with every reason (reason_text).
@@ -243,6 +409,7 @@ async function followFlow() {
     locked: "Dikunci karena password salah terlalu sering.",
   };
   showFlow(flow, status);
+  if (!FINAL.has(status)) keepWatching();
   say(words[status] || status, status === "failed" || status === "locked" ? "error" : "info");
   await refreshProfile();
   return status;
@@ -264,6 +431,7 @@ async function sendCode(again) {
     return;
   }
   forgetFlow();
+  await startWatching(); // a changed number's warning goes to the replaced one
   state.verificationId = answer.data.verification_id;
   $("email-steps").hidden = false;
   $("code-form").hidden = false;
@@ -328,6 +496,7 @@ async function changeNumber(event) {
     whatsapp_number: $("new-number").value,
   });
   if (!answer.ok) return sayProblem(answer);
+  keepWatching();
   closeEmailSteps();
   say(answer.data.message, "success");
   await refreshProfile();
@@ -409,5 +578,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("jss-password-form").addEventListener("submit", changePasswordInJss);
   window.addEventListener("focus", () => { followFlow(); refreshMailbox(); refreshEvents(); });
   setInterval(() => { refreshMailbox(); refreshEvents(); }, 3000);
+  setInterval(() => { if (Date.now() < state.watchUntil) readOutbox(); }, OUTBOX_POLL_MS);
   loadAccounts().then(() => { refreshMailbox(); refreshEvents(); });
 });

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "docs" / "openapi.json"
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_FIELDS = ("type", "title", "status", "code", "detail")
-LINK_PATH = re.compile(r"^/[mc]/[^/]+$")
+LINK_PATH = re.compile(r"^/[mcu]/[^/]+$")
 
 
 def _operations() -> list[tuple[str, re.Pattern[str], bool]]:

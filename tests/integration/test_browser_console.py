@@ -1,7 +1,9 @@
 """The local console (``GET /``) and the API documentation (``/docs``) in Chromium: accessible (axe,
 no critical or serious violation) on a desktop and at 320 px, no sideways scrolling, the actions that
 fit the account, plain words instead of codes, a refused start that leaves nothing to send, the
-email code's resend countdown, the keyboard reaching the mailbox, and a word when JavaScript is off.
+email code's resend countdown, the keyboard reaching the mailbox, a word when JavaScript is off, and
+what the city's number sends (read from the local Graph API's outbox) in the WhatsApp simulator's
+chat: the reply, the blue ticks on the citizen's message, a warning template to a replaced number.
 Screenshots are kept in ``test-artifacts/browser/`` (``tests.integration.browser_support``).
 """
 
@@ -21,6 +23,7 @@ from tests.integration.browser_support import (
     new_context,
 )
 from tests.integration.conftest import Api, Citizen, Stack, random_mobile
+from tests.integration.test_email_change_journey import change, permit_for
 
 pytestmark = pytest.mark.browser
 
@@ -330,3 +333,121 @@ def test_with_javascript_the_no_script_message_stays_hidden(api: Api, stack: Sta
     open_console(desktop, stack, api.citizen())
     assert desktop.locator("#noscript").count() == 0
     assert not desktop.get_by_text("membutuhkan JavaScript").is_visible()
+
+
+# ----------------------------------------------------------------- the city's side of the chat
+
+BLUE_TICKS = "rgb(10, 102, 194)"  # console.css: WhatsApp's blue, darkened to 4.5:1 on the bubble
+
+
+def test_journey_a_shows_the_citys_reply_and_blue_ticks(api: Api, stack: Stack, desktop: Any) -> None:
+    citizen = api.citizen()
+    open_console(desktop, stack, citizen)
+    desktop.get_by_role("button", name="Migrasi ke WhatsApp").click()
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
+    desktop.fill("#wa-sender", random_mobile())
+    desktop.click("#wa-send")
+
+    sent = desktop.locator(".bubble.out").last
+    ticks = sent.locator(".ticks")
+    ticks.filter(has_text="Dibaca").wait_for()  # the city marked it read, through the Graph API
+    assert ticks.get_attribute("data-status") == "read"
+    assert sent.locator(".ticks [aria-hidden='true']").text_content() == "✓✓"  # a screen reader hears the word
+    assert ticks.evaluate("(element) => getComputedStyle(element).color") == BLUE_TICKS
+    reply = desktop.locator(".bubble.in", has_text="sudah terhubung dengan akun Jogja Smart Service")
+    reply.wait_for()
+    quoted = reply.locator(".quote").text_content() or ""
+    assert quoted.startswith("Membalas: ")
+    assert quoted.removeprefix("Membalas: ")[:40] in (desktop.input_value("#wa-message") or "")
+    # The reply came after the citizen's message, in the same chat.
+    assert desktop.locator("#chat > .bubble").evaluate_all("(all) => all.map((b) => b.className)") == [
+        "bubble out",
+        "bubble in",
+    ]
+    assert_accessible(desktop, "console-city-reply")
+
+    desktop.set_viewport_size(NARROW)
+    assert_no_sideways_scroll(desktop)
+    assert_accessible(desktop, "console-city-reply-320")
+
+
+def test_the_warning_to_a_number_the_profile_shows_appears_labelled_with_its_template(
+    api: Api, stack: Stack, desktop: Any
+) -> None:
+    """While the console follows a journey of the account, the number changes through email (B2, by
+    the API here): the warning template to the replaced number, which the profile showed, appears."""
+    citizen = api.citizen(whatsapp=True)
+    open_console(desktop, stack, citizen)
+    start_by_whatsapp(desktop)  # from now on the console reads the outbox
+
+    changed = change(api, citizen, permit_for(api, citizen), random_mobile())
+
+    assert changed.status_code == 200, changed.text
+    warning = desktop.locator(".bubble.in", has_text="Template jss_nomor_whatsapp_diganti")
+    warning.wait_for()
+    assert citizen.whatsapp_number
+    assert warning.locator(".bubble-label").text_content() == (
+        f"Template jss_nomor_whatsapp_diganti untuk {citizen.whatsapp_number}"
+    )
+    assert "****" in (warning.text_content() or "")  # its first parameter: the new number, masked
+    assert_accessible(desktop, "console-template-warning")
+
+
+def test_a_hidden_number_is_asked_to_share_it_in_the_same_chat(api: Api, stack: Stack, desktop: Any) -> None:
+    """The simulator hides the number behind a WhatsApp username: the city answers that user id."""
+    citizen = api.citizen()
+    open_console(desktop, stack, citizen)
+    desktop.get_by_role("button", name="Migrasi ke WhatsApp").click()
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
+    desktop.get_by_label("Tanpa nomor (memakai username WhatsApp)").check()
+    desktop.click("#wa-send")
+
+    request = desktop.locator(".bubble.in", has_text="Permintaan berbagi nomor")
+    request.wait_for()
+    assert "menyembunyikan nomor Anda" in (request.text_content() or "")
+    desktop.locator(".bubble.out .ticks", has_text="Dibaca").wait_for()
+    keep(desktop, "console-hidden-number-asked")
+
+
+def test_the_hidden_sender_shares_the_number_with_the_button_and_journey_a_completes(
+    api: Api, stack: Stack, desktop: Any
+) -> None:
+    """Meta's "Bagikan nomor" under the city's contact request shares the sender field's number: the
+    contact appears as the citizen's message, the city answers that number, the profile shows it."""
+    citizen = api.citizen()
+    number = random_mobile()
+    open_console(desktop, stack, citizen)
+    desktop.get_by_role("button", name="Migrasi ke WhatsApp").click()
+    desktop.wait_for_function("document.getElementById('wa-message').value.includes('/m/')")
+    desktop.fill("#wa-sender", number)
+    desktop.get_by_label("Tanpa nomor (memakai username WhatsApp)").check()
+    desktop.click("#wa-send")
+    request = desktop.locator(".bubble.in", has_text="Permintaan berbagi nomor")
+    button = request.get_by_role("button", name="Bagikan nomor")
+    button.wait_for()
+    described = desktop.locator(f"#{button.get_attribute('aria-describedby')}").text_content() or ""
+    assert "Nomor WhatsApp pengirim" in described  # which number it shares, in words
+    assert_accessible(desktop, "console-share-number-offered")
+
+    button.focus()
+    desktop.keyboard.press("Enter")  # the keyboard reaches and presses it
+
+    contact = desktop.locator(".bubble.out", has_text="Kontak dibagikan")
+    contact.wait_for()
+    assert number in (contact.text_content() or "")
+    contact.locator(".ticks", has_text="Dibaca").wait_for()
+    reply = desktop.locator(".bubble.in", has_text="sudah terhubung dengan akun Jogja Smart Service")
+    reply.wait_for()
+    assert (reply.locator(".quote").text_content() or "").startswith("Membalas: Kontak: Warga Jogja")
+    desktop.wait_for_function("(e164) => document.getElementById('profile-whatsapp').dataset.e164 === e164", arg=number)
+    assert desktop.locator("#chat > .bubble").evaluate_all("(all) => all.map((b) => b.className)") == [
+        "bubble out",
+        "bubble in",
+        "bubble out",
+        "bubble in",
+    ]
+    assert_accessible(desktop, "console-share-number-answered")
+
+    desktop.set_viewport_size(NARROW)
+    assert_no_sideways_scroll(desktop)
+    assert_accessible(desktop, "console-share-number-320")

@@ -398,7 +398,7 @@ def faults_route(stack: Stack) -> Iterator[str]:
     requests.post(stack.url("/__dev/faults"), json={"dynamodb": "up", "ses": "up", "eventbridge": "up"}, timeout=10)
 
 
-ALL_UP = {"dynamodb": "up", "ses": "up", "eventbridge": "up"}
+ALL_UP = {"dynamodb": "up", "ses": "up", "eventbridge": "up", "whatsapp": "ok"}
 
 
 def test_the_route_sets_modes_and_answers_all_of_them(faults_route: str) -> None:
@@ -407,7 +407,7 @@ def test_the_route_sets_modes_and_answers_all_of_them(faults_route: str) -> None
     changed = requests.post(faults_route, json={"dynamodb": "throttle", "ses": "refuse"}, timeout=10)
 
     assert changed.status_code == 200
-    assert changed.json() == {"dynamodb": "throttle", "ses": "refuse", "eventbridge": "up"}
+    assert changed.json() == {"dynamodb": "throttle", "ses": "refuse", "eventbridge": "up", "whatsapp": "ok"}
     assert requests.post(faults_route, json={"dynamodb": "up", "ses": "up"}, timeout=10).json() == ALL_UP
 
 

@@ -138,5 +138,5 @@ def test_a_change_stands_when_its_notification_cannot_be_sent(api: Api, stack: S
 def test_the_faults_route_says_what_is_failing(stack: Stack) -> None:
     with fault(stack, dynamodb="throttle", ses="refuse"):
         state: dict[str, Any] = requests.get(stack.url("/__dev/faults"), timeout=10).json()
-        assert state == {"dynamodb": "throttle", "ses": "refuse", "eventbridge": "up"}
+        assert state == {"dynamodb": "throttle", "ses": "refuse", "eventbridge": "up", "whatsapp": "ok"}
     assert requests.get(stack.url("/__dev/faults"), timeout=10).json()["dynamodb"] == "up"

@@ -195,12 +195,33 @@ def _right_password(api: Api, whatsapp: WhatsApp) -> Seeded:
     return case, {"json": {"password": citizen.password}}
 
 
+def _undo_token(api: Api) -> str:
+    """A B2 change's "Bukan saya" token, from its email."""
+    from tests.integration.test_undo_journey import changed_by_email, undo_link_in_mail
+
+    citizen = api.citizen(whatsapp=True)
+    changed_by_email(api, citizen, random_mobile())
+    return urlsplit(undo_link_in_mail(api, api.stack, citizen)).path.removeprefix("/u/")
+
+
+def _undo_page(api: Api, whatsapp: WhatsApp) -> Seeded:
+    token = _undo_token(api)
+    return schema["/u/{token}"]["GET"].Case(path_parameters={"token": token}, headers=JSON_ACCEPT), {}
+
+
+def _undo_confirmed(api: Api, whatsapp: WhatsApp) -> Seeded:
+    token = _undo_token(api)
+    return schema["/u/{token}"]["POST"].Case(path_parameters={"token": token}, headers=JSON_ACCEPT), {"json": {}}
+
+
 BEHIND_SECRETS: dict[str, Callable[[Api, WhatsApp], Seeded]] = {
     "GET /whatsapp/webhook, Meta's handshake": _handshake,
     "POST /whatsapp/webhook, a signed delivery": _signed_delivery,
     "GET /m/{token}, a pending migration": _pending_migration,
     "GET /c/{token}, waiting for the password": _password_form,
     "POST /c/{token}, the right password": _right_password,
+    "GET /u/{token}, a change to undo": _undo_page,
+    "POST /u/{token}, the undo": _undo_confirmed,
 }
 
 
