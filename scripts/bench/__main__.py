@@ -18,6 +18,9 @@ from devserver import services, template  # noqa: E402
 from devserver.stack import LocalStack  # noqa: E402
 from scripts.bench import cold, gateway, package, passwords, report, warm  # noqa: E402
 
+# The secrets the template reads from SSM; the number-hash key comes from Secrets Manager.
+DEPLOYED_PARAMETERS = ("TOKEN_HMAC_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN")
+
 
 def deployed_secrets(stack: LocalStack) -> dict[str, str]:
     """The secrets where the template keeps them (SSM, and Secrets Manager for the number-hash key),
@@ -25,7 +28,7 @@ def deployed_secrets(stack: LocalStack) -> dict[str, str]:
     ssm = services.client("ssm", stack.moto.endpoint)
     secrets_manager = services.client("secretsmanager", stack.moto.endpoint)
     names: dict[str, str] = {}
-    for name in ("TOKEN_HMAC_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+    for name in DEPLOYED_PARAMETERS:
         parameter = f"/bench/{name.lower()}"
         ssm.put_parameter(Name=parameter, Value=os.environ[name], Type="SecureString", Overwrite=True)
         names[f"{name}_PARAMETER"] = parameter
@@ -41,7 +44,13 @@ def lambda_base_environment(stack: LocalStack) -> dict[str, str]:
         for key, value in stack.configure_environment().items()
         if not key.startswith("POWERTOOLS_") or key == "POWERTOOLS_METRICS_NAMESPACE"
     }
-    for name in ("TOKEN_HMAC_KEY", "NUMBER_HASH_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+    for name in (
+        "TOKEN_HMAC_KEY",
+        "NUMBER_HASH_KEY",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "WHATSAPP_ACCESS_TOKEN",
+    ):
         base.pop(name, None)
         base.pop(f"{name}_PARAMETER", None)
     base.update(deployed_secrets(stack))

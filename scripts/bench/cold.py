@@ -161,7 +161,40 @@ class FirstRequests:
             return Call(name, {"Records": [_stream_record(self._pending_event())]}), _no_batch_failure
         if name == "ChangeEventSweepFunction":
             return Call(name, _schedule_event()), lambda answer: answer.get("failed") == 0
+        if name == "UndoChangeFunction":
+            return j.http("GET", f"/u/{self._undo_token()}", accept="text/html"), _status(200)
+        if name == "WhatsAppSenderFunction":
+            return Call(name, {"Records": [_sqs_record(self._reply())]}), _no_batch_failure
         raise LookupError(name)
+
+    def _undo_token(self) -> str:
+        """The "Bukan saya" token of a B2 change just committed (in-process), as its email carries it."""
+        from shared.domain.accounts import ChangeMethod
+        from shared.domain.number_change import NumberChanges
+        from shared.services import accounts
+
+        done = NumberChanges(accounts()).commit(
+            self.journeys.account(whatsapp=True),
+            new_mobile_number(),
+            ChangeMethod.EMAIL_CHANGE,
+            f"bench-{uuid.uuid4().hex}",
+            clock=time.time,
+            check=lambda _account: None,
+            stage=lambda _tx, _now: None,
+        )
+        if done.undo_token is None:
+            raise RuntimeError("a B2 change of a number issues an undo link")
+        return done.undo_token
+
+    def _reply(self) -> dict[str, Any]:
+        """A reply the webhook queued, to a new number, inside its window (to the local Graph API)."""
+        return {
+            "key": f"reply:wamid.bench{uuid.uuid4().hex}",
+            "to": new_mobile_number(),
+            "read_message_id": f"wamid.bench{uuid.uuid4().hex}",
+            "text": "Pesan Anda sudah kami terima.",
+            "send_before": int(time.time()) + 3600,
+        }
 
     def _prepared_message(self) -> Call:
         """A migration's prepared message from a new number (the flow started here, in-process)."""
