@@ -266,11 +266,14 @@ CATALOG: dict[str, ErrorSpec] = {
     "undo_superseded": ErrorSpec(
         409,
         "Change no longer the latest",
-        "Perubahan ini tidak dapat dibatalkan lagi karena Nomor WhatsApp akun ini sudah diganti lagi setelahnya. "
-        "Tidak ada yang berubah. Jika penggantian itu bukan Anda yang melakukan, segera hubungi layanan JSS dan "
-        "ganti password akun JSS Anda.",
-        "This change can no longer be undone, because the account's WhatsApp number was changed again after it. "
-        "Nothing changed. If that was not you, contact JSS support now and change your JSS password.",
+        "Tautan ini tidak dapat dipakai lagi karena Nomor WhatsApp akun ini sudah berubah lagi setelahnya. "
+        "Tidak ada yang berubah. Pemberitahuan perubahan yang terbaru (email dan WhatsApp) membawa tautan "
+        '"Bukan saya" yang baru, yang memulihkan nomor sebelum kedua perubahan: gunakan tautan itu. Jika '
+        "Anda tidak menerimanya, segera hubungi layanan JSS dan ganti password akun JSS Anda.",
+        "This link can no longer be used, because the account's WhatsApp number changed again after it. "
+        'Nothing changed. The latest change notice (email and WhatsApp) carries a new "Bukan saya" link, which '
+        "restores the number from before both changes: use that one. If you did not receive it, contact JSS "
+        "support now and change your JSS password.",
     ),
     "undo_number_taken": ErrorSpec(
         409,

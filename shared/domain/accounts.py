@@ -41,7 +41,7 @@ def changed_ms_attribute(field: str) -> str:
     return f"{field}_changed_ms"
 
 
-Via = Literal["whatsapp", "email", "jss"]
+Via = Literal["whatsapp", "email", "jss", "moved_away"]
 
 
 class VerifiedVia:
@@ -67,6 +67,10 @@ class Account:
     version: int = 0
     number_changes_blocked_until: int | None = None
     """Epoch seconds: after a "Bukan saya" undo, no journey may change the number before then."""
+    open_undo: str | None = None
+    """The key of the last change's "Bukan saya" record, until ``open_undo_until`` (its expiry):
+    a change made meanwhile carries what it would put back (``shared.domain.undo.records``)."""
+    open_undo_until: int | None = None
 
     @property
     def whatsapp_verified(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shared.config import Settings
+from shared.domain.accounts import VerifiedVia
 from shared.domain.notifications import (
     UndoLink,
     number_changed_email,
@@ -35,40 +36,45 @@ if TYPE_CHECKING:
 
 
 class ChangeNotices:
-    def __init__(self, mailer: Mailer, settings: Settings, outbox: WhatsAppOutbox | None = None) -> None:
+    def __init__(self, mailer: Mailer, settings: Settings, outbox: WhatsAppOutbox) -> None:
         self.mailer = mailer
         self.settings = settings
-        self._outbox = outbox
-
-    @property
-    def outbox(self) -> WhatsAppOutbox:
-        """The container's WhatsApp outbox unless one was given (tests): made on first use only, so a
-        change with nothing to say on WhatsApp (a migration) never builds an SQS client."""
-        if self._outbox is None:
-            from shared import services
-
-            self._outbox = services.whatsapp_outbox()
-        return self._outbox
+        self.outbox = outbox
 
     def number_changed(self, done: CommittedChange, headline: str, number: str) -> None:
         """After a committed change to ``number``; ``headline`` is the journey's success sentence."""
         masked = mask_number(number)
         replaced = done.before.whatsapp_number
         undo = None
-        if done.undo_token and replaced:
-            url = undo_url(self.settings.public_base_url, done.undo_token)
-            undo = UndoLink(url, mask_number(replaced), done.at + self.settings.undo_ttl_seconds)
-            warning = number_changed_warning(
-                key=f"warning:{done.before.account_id}:{done.audit_id}",
-                old_number=replaced,
-                masked_new_number=masked,
-                at=done.at,
-                undo_url=url,
-                template=self.settings.number_changed_template,
-                language=self.settings.whatsapp_template_language,
-            )
-            self.outbox.put(warning)
+        if done.undo is not None and replaced:
+            url = undo_url(self.settings.public_base_url, done.undo.token)
+            restores = done.undo.origin or replaced
+            undo = UndoLink(url, mask_number(restores), done.at + self.settings.undo_ttl_seconds)
+            for suffix, to in self._warned(done, replaced):
+                warning = number_changed_warning(
+                    key=f"warning:{done.before.account_id}:{done.audit_id}{suffix}",
+                    old_number=to,
+                    masked_new_number=masked,
+                    at=done.at,
+                    undo_url=url,
+                    template=self.settings.number_changed_template,
+                    language=self.settings.whatsapp_template_language,
+                )
+                self.outbox.put(warning)
         send_notice(self.mailer, done.before.email, number_changed_email(headline, masked, done.at, undo))
+
+    @staticmethod
+    def _warned(done: CommittedChange, replaced: str) -> list[tuple[str, str]]:
+        """Who hears of the change on WhatsApp (a key suffix each): the replaced number, unless
+        WhatsApp said its user left it (it may be someone else's by now); and the number the link
+        puts back, when an earlier change's open link carried it here (the owner's, before both)."""
+        warned = []
+        if done.before.whatsapp_verified_via != VerifiedVia.MOVED_AWAY:
+            warned.append(("", replaced))
+        origin = done.undo.origin if done.undo else None
+        if origin and origin != replaced:
+            warned.append((":origin", origin))
+        return warned
 
     def number_restored(self, account: Account, number: str, undone: UndoRecord, audit_id: str, at: int) -> None:
         """After an undo committed: ``account`` as read before it, ``number`` the restored one."""

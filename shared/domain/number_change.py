@@ -63,12 +63,27 @@ class CommittedChange:
     at: int
     displaced: Account | None = None
     """The account the number was taken from (as it was before), when a WhatsApp proof took it over."""
-    undo_token: str | None = None
-    """The "Bukan saya" link's token, when the change replaced a number (B1, B2): for the notices only."""
+    undo: IssuedUndo | None = None
+    """The "Bukan saya" link, when the change replaced a number (B1, B2): for the notices only."""
 
     @property
     def audit_id(self) -> str:
         return audit_key(self.before.version + 1)
+
+    @property
+    def undo_token(self) -> str | None:
+        return self.undo.token if self.undo else None
+
+
+@dataclass(frozen=True)
+class IssuedUndo:
+    token: str
+    key: str
+    """The record's key, which the account keeps (``open_undo``) until ``until``."""
+    until: int
+    origin: str | None = None
+    """The number the link puts back when an earlier change's open link carried it forward (it is
+    not the number this change replaced): the notices warn it too."""
 
 
 _BLOCKED_METHODS = frozenset({ChangeMethod.WHATSAPP_CHANGE, ChangeMethod.EMAIL_CHANGE})
@@ -130,8 +145,8 @@ class NumberChanges:
             check(account)
             tx = self.db.transaction()
             stage(tx, int(moment))
-            self.stage(tx, account, new_number, method, reference, moment, also_phone_number, displacing)
-            undo_token = self._issue_undo(tx, account, new_number, method, moment)
+            undo = self._issue_undo(tx, account, new_number, method, moment)
+            self.stage(tx, account, new_number, method, reference, moment, also_phone_number, displacing, undo)
             try:
                 tx.commit()
             except ConditionFailed as failed:
@@ -145,30 +160,30 @@ class NumberChanges:
                 elif "displaced" in failed.labels:
                     displacing = None  # the holder changed: the claim tells again who holds it
                 continue
-            return CommittedChange(account, int(moment), displacing, undo_token)
+            return CommittedChange(account, int(moment), displacing, undo)
         # Nothing was written: the journey's flow or token is still usable, so the client may retry.
         metrics.add_metric(name="NumberChangeContended", unit="Count", value=1)
         raise ServiceError("busy", retry_after=1)
 
-    def _issue_undo(self, tx: Transaction, account: Account, new_number: str, method: str, moment: float) -> str | None:
-        """The change's "Bukan saya" record, when it gets one; its token, for the notices."""
+    def _issue_undo(
+        self, tx: Transaction, account: Account, new_number: str, method: str, moment: float
+    ) -> IssuedUndo | None:
+        """The change's "Bukan saya" record, when it gets one: carrying forward what the account's
+        link still open would put back (``shared.domain.undo.records``)."""
         from shared.domain.undo import records
 
         if not records.undoable(method, account.whatsapp_number, new_number):
             return None
+        table = self.settings.tokens_table
+        origin = records.open_origin(self.db, table, account, moment)
         token = records.new_token()
+        valid = self.settings.undo_ttl_seconds
+        audit_id = audit_key(account.version + 1)
         records.stage_issue(
-            tx,
-            self.settings.tokens_table,
-            token,
-            account,
-            new_number,
-            method=method,
-            audit_id=audit_key(account.version + 1),
-            moment=moment,
-            valid_seconds=self.settings.undo_ttl_seconds,
-        )
-        return token
+            tx, table, token, account, new_number, method=method, audit_id=audit_id, moment=moment,
+            valid_seconds=valid, origin=origin,
+        )  # fmt: skip
+        return IssuedUndo(token, records.undo_key(token)["pk"], int(moment) + valid, origin.number if origin else None)
 
     def holder_to_displace(self, number: str, account_id: str, method: str) -> Account | None:
         """The unverified account a change by ``method`` would take ``number`` from; None when the
@@ -197,8 +212,10 @@ class NumberChanges:
         moment: float,
         also_phone_number: bool = False,
         displacing: Account | None = None,
+        undo: IssuedUndo | None = None,
     ) -> None:
-        """Adds to ``tx`` everything one change of WhatsApp number consists of.
+        """Adds to ``tx`` everything one change of WhatsApp number consists of (and, with ``undo``,
+        the account remembers its link as open).
 
         The account must be unchanged since it was read (``version``), the new number must be free,
         already ours, or held by ``displacing`` (which loses it, see ``_stage_takeover``); the old
@@ -219,6 +236,10 @@ class NumberChanges:
         ]
         if also_phone_number:
             assignments += ["phone_number = :number", f"{changed_ms_attribute('phone_number')} = :now_ms"]
+        remembered: dict[str, Any] = {}
+        if undo is not None:
+            assignments += ["open_undo = :undo_key", "open_undo_until = :undo_until"]
+            remembered = {"undo_key": undo.key, "undo_until": undo.until}
         tx.update(
             "account",
             table,
@@ -230,6 +251,7 @@ class NumberChanges:
             now_ms=now_ms,
             version=account.version,
             next_version=account.version + 1,
+            **remembered,
         )
         claim = {**number_claim_key(new_number), "account_id": account.account_id, "claimed_at": now}
         if displacing is None:

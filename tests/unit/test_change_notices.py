@@ -6,24 +6,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 
-from shared import services
 from shared.adapters.dynamo import Dynamo
 from shared.adapters.keys import keyed_hash
 from shared.adapters.mail import Mailer
 from shared.adapters.whatsapp_outbox import WhatsAppOutbox
 from shared.clock import wib_datetime
 from shared.config import Settings
-from shared.domain.accounts import Account, AccountRegistry
+from shared.domain.accounts import Account, AccountRegistry, VerifiedVia
 from shared.domain.change_notices import ChangeNotices
 from shared.domain.email_change import EMAIL_CHANGE_SUCCESS, EmailNumberChange
 from shared.domain.flows import CHANGE_SUCCESS, FlowKind
 from shared.domain.notifications import number_changed_email
-from shared.domain.number_change import CommittedChange
+from shared.domain.number_change import CommittedChange, IssuedUndo
 from shared.domain.undo.records import UndoRecord
 from shared.domain.whatsapp_flows import WhatsAppFlows
 from shared.domain.whatsapp_messages import OutboundMessage
@@ -52,16 +51,21 @@ class RecordingOutbox:
 
 
 @pytest.fixture
-def outbox(monkeypatch: pytest.MonkeyPatch) -> RecordingOutbox:
-    """The container's outbox (``shared.services.whatsapp_outbox``), recording."""
-    recording = RecordingOutbox()
-    monkeypatch.setattr(services, "whatsapp_outbox", lambda: recording)
-    return recording
+def outbox() -> RecordingOutbox:
+    """The journeys' WhatsApp outbox, recording."""
+    return RecordingOutbox()
 
 
 @pytest.fixture
-def email_change(db: Dynamo, config: Settings, mailer: Mailer, clock: Any) -> EmailNumberChange:
-    return EmailNumberChange(db, config, mailer, clock=clock)
+def email_change(
+    db: Dynamo, config: Settings, mailer: Mailer, clock: Any, outbox: RecordingOutbox
+) -> EmailNumberChange:
+    return EmailNumberChange(db, config, mailer, clock=clock, outbox=cast(WhatsAppOutbox, outbox))
+
+
+@pytest.fixture
+def flows(db: Dynamo, config: Settings, mailer: Mailer, clock: Any, outbox: RecordingOutbox) -> WhatsAppFlows:
+    return WhatsAppFlows(db, config, mailer, clock=clock, outbox=cast(WhatsAppOutbox, outbox))
 
 
 def change_by_email(service: EmailNumberChange, sent_mail: SentMail, account_id: str, number: str = NEW_WA) -> None:
@@ -101,6 +105,18 @@ def test_a_b2_change_warns_the_replaced_number_on_whatsapp_with_the_undo_link(
     masked, when, url = warning.template.body_parameters
     assert (masked, when) == ("0812-****-7890", wib_datetime(clock.now))
     assert url == f"https://jss.example/u/{undo_token_in(url)}"
+
+
+def test_a_number_whatsapp_said_its_user_left_is_not_warned_but_the_email_still_is(
+    email_change: EmailNumberChange, make_account: MakeAccount, outbox: RecordingOutbox, sent_mail: SentMail
+) -> None:
+    """The old number may be someone else's by now: the link must not reach them."""
+    citizen = make_account("jss-2001", whatsapp_number=OLD_WA, whatsapp_verified_via=VerifiedVia.MOVED_AWAY)
+
+    change_by_email(email_change, sent_mail, citizen.account_id)
+
+    assert outbox.messages == []
+    assert undo_token_in(sent_mail()[-1].body)
 
 
 def test_the_b2_change_email_carries_the_same_undo_link_and_says_what_changed(
@@ -208,10 +224,10 @@ def test_a_notice_that_cannot_go_out_never_undoes_the_change(
 
 
 def test_the_real_outbox_queues_the_warning_as_json(
-    aws: Any, email_change: EmailNumberChange, make_account: MakeAccount, sent_mail: SentMail, monkeypatch: Any
+    aws: Any, db: Dynamo, config: Settings, mailer: Mailer, clock: Any, make_account: MakeAccount, sent_mail: SentMail
 ) -> None:
     queue_url = aws.sqs.create_queue(QueueName="WhatsAppOutboxQueue")["QueueUrl"]
-    monkeypatch.setattr(services, "whatsapp_outbox", lambda: WhatsAppOutbox(queue_url, aws.sqs))
+    email_change = EmailNumberChange(db, config, mailer, clock=clock, outbox=WhatsAppOutbox(queue_url, aws.sqs))
     citizen = make_account("jss-2001", whatsapp_number=OLD_WA)
 
     change_by_email(email_change, sent_mail, citizen.account_id)
@@ -270,7 +286,9 @@ def test_an_account_without_email_gets_the_whatsapp_notices_only(
     before = Account("jss-2001", email=None, whatsapp_number=OLD_WA, version=2)
 
     ChangeNotices(mailer, config, outbox).number_changed(
-        CommittedChange(before, 1_750_000_000, undo_token="T" * 43), CHANGE_SUCCESS, NEW_WA
+        CommittedChange(before, 1_750_000_000, undo=IssuedUndo("T" * 43, "UNDO#x", 1_750_604_800)),
+        CHANGE_SUCCESS,
+        NEW_WA,
     )
 
     assert sent_mail() == []

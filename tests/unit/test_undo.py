@@ -270,15 +270,18 @@ def test_a_number_that_came_from_an_email_code_comes_back_unverified(
     assert (account.whatsapp_number, account.whatsapp_verified_via) == (OLD_WA, "email")
 
 
-def test_a_later_number_change_supersedes_the_link(
+def test_a_later_change_supersedes_the_link_and_its_own_link_puts_back_the_number_before_both(
     email_change: EmailNumberChange,
     undo: NumberChangeUndo,
     changed: str,
     citizen: Account,
     sent_mail: SentMail,
     registry: AccountRegistry,
-    clock: Any,
+    outbox: RecordingOutbox,
 ) -> None:
+    """Someone with the email changes OLD_WA to NEW_WA, then NEW_WA to OTHER_WA: the first link
+    (at the owner's number) is superseded, and the second must not put back the intruder's NEW_WA."""
+    outbox.messages.clear()
     change_by_email(email_change, sent_mail, citizen.account_id, OTHER_WA)
     latest = undo_token_in(sent_mail()[-1].body)
 
@@ -287,7 +290,34 @@ def test_a_later_number_change_supersedes_the_link(
     assert error.status == 409
     assert "hubungi layanan JSS" in error.detail()
     assert registry.get(citizen.account_id).whatsapp_number == OTHER_WA  # type: ignore[union-attr]
-    undo.confirm(latest)  # the latest change's own link still works: it puts NEW_WA back
+    # The owner's number hears of the second change too, with the link that undoes both.
+    assert sorted(m.to for m in outbox.messages if m.template and m.template.name == "jss_nomor_whatsapp_diganti") == [
+        NEW_WA,
+        OLD_WA,
+    ]
+    assert undo.view(latest).previous_masked == "0857-****-5678"  # OLD_WA
+    undo.confirm(latest)
+    account = registry.get(citizen.account_id)
+    assert account is not None
+    assert (account.whatsapp_number, account.whatsapp_verified_via) == (OLD_WA, "whatsapp")
+    assert (account.open_undo, account.open_undo_until) == (None, None)
+    assert registry.owner_of(OTHER_WA) is None
+    assert registry.owner_of(NEW_WA) is None
+
+
+def test_a_change_after_the_link_was_used_or_expired_starts_a_new_chain(
+    email_change: EmailNumberChange,
+    undo: NumberChangeUndo,
+    changed: str,
+    citizen: Account,
+    sent_mail: SentMail,
+    registry: AccountRegistry,
+    clock: Any,
+) -> None:
+    clock.advance(WEEK)  # the first link has expired: its change stands
+    change_by_email(email_change, sent_mail, citizen.account_id, OTHER_WA)
+    latest = undo_token_in(sent_mail()[-1].body)
+    undo.confirm(latest)
     assert registry.get(citizen.account_id).whatsapp_number == NEW_WA  # type: ignore[union-attr]
 
 
@@ -570,12 +600,12 @@ def test_the_page_and_the_undo_make_few_aws_calls_all_granted_to_the_function(
     assert aws_calls.made == ["dynamodb.GetItem[TokensTable]", "dynamodb.BatchGetItem[AccountsTable]"]
     aws_calls.made.clear()
     assert post_json(web_change).status == 200
-    # the link; the account + the previous number's claim; the undo; the email (the WhatsApp notice
-    # goes through the test's recording outbox here)
+    # the link; the account + the previous number's claim; the undo; the email; the WhatsApp notice
     assert aws_calls.made == [
         "dynamodb.GetItem[TokensTable]",
         "dynamodb.BatchGetItem[AccountsTable]",
         "dynamodb.TransactWriteItems[AccountsTable,AuditTable,OutboxTable,TokensTable]",
         "sesv2.SendEmail",
+        "sqs.SendMessage",
     ]
     assert aws_calls.grants_needed - grants("UndoChangeFunction") == set()

@@ -187,7 +187,9 @@ class NumberChangeUndo:
         if via:
             assignments.append("whatsapp_verified_via = :via")
             values["via"] = via
-        expression = "SET " + ", ".join(assignments) + ("" if via else " REMOVE whatsapp_verified_via")
+        # The chain of changes this link closes is over: a later change starts a new one.
+        removed = ["open_undo", "open_undo_until"] + ([] if via else ["whatsapp_verified_via"])
+        expression = "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(removed)
         tx.update(
             "account",
             table,
