@@ -100,9 +100,10 @@ class WhatsAppNumberChangedDetail(BaseModel):
     previous_whatsapp_number_masked: str | None = Field(
         description="The number it replaced, masked by whole groups (0812-****-7890); null when there was none."
     )
-    journey: Literal["whatsapp_migration", "whatsapp_change", "email_change", "undo"] = Field(
+    journey: Literal["whatsapp_migration", "whatsapp_change", "email_change", "undo", "whatsapp_moved_away"] = Field(
         description="A: whatsapp_migration, B1: whatsapp_change, B2: email_change; undo: the account's owner "
-        'put the previous number back through the "Bukan saya" link of a B1 or B2 change.'
+        'put the previous number back through the "Bukan saya" link of a B1 or B2 change; whatsapp_moved_away: '
+        "WhatsApp said the number's user moved to another number, so the same number is no longer verified."
     )
     phone_number_replaced: bool = Field(
         description="True for a migration (A): the account's phone number is now this WhatsApp number too."

@@ -12,7 +12,7 @@ import pytest
 
 from shared.adapters.whatsapp_outbox import WhatsAppOutbox
 from shared.config import Settings
-from shared.domain.accounts import Account, AccountRegistry, VerifiedVia
+from shared.domain.accounts import Account, AccountRegistry, VerifiedVia, account_key
 from shared.domain.flows import FlowKind, FlowStatus
 from shared.domain.inbound import WebhookReceiver
 from shared.domain.whatsapp_flows import WhatsAppFlows
@@ -238,3 +238,33 @@ def test_a_number_moved_away_from_an_unproven_or_unknown_holder_changes_nothing(
         make_account("jss-1001", whatsapp_number="+" + SENDER, whatsapp_verified_via=via)
     assert receive(receiver, moved("wamid.m2", clock.now)) == [outcome]
     assert scan("AuditTable") == []
+
+
+def test_jss_hears_that_the_number_is_no_longer_verified(
+    receiver: WebhookReceiver, make_account: MakeAccount, clock: Any, scan: Scan
+) -> None:
+    make_account("jss-1001", whatsapp_number="+" + SENDER, whatsapp_verified_via=VerifiedVia.WHATSAPP)
+    receive(receiver, moved("wamid.m3", clock.now))
+    [event] = [json.loads(item["event"]["S"]) for item in scan("OutboxTable")]
+    assert (event["journey"], event["whatsapp_verified"]) == ("whatsapp_moved_away", False)
+    assert event["previous_number_masked"] == "0812-****-7890"
+
+
+def test_a_late_delivery_of_the_notice_leaves_a_number_proven_since_alone(
+    receiver: WebhookReceiver,
+    make_account: MakeAccount,
+    clock: Any,
+    registry: AccountRegistry,
+    db: Any,
+    config: Settings,
+) -> None:
+    """Meta retries a delivery for a week: a number proven again after WhatsApp's notice stays verified."""
+    make_account("jss-1001", whatsapp_number="+" + SENDER, whatsapp_verified_via=VerifiedVia.WHATSAPP)
+    db.update(
+        config.accounts_table,
+        account_key("jss-1001"),
+        "SET whatsapp_number_changed_ms = :ms",
+        ms=int(clock.now * 1000),
+    )
+    assert receive(receiver, moved("wamid.m4", clock.now - 3600)) == ["proven_since"]
+    assert registry.get("jss-1001").whatsapp_verified is True  # type: ignore[union-attr]
