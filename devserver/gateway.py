@@ -87,7 +87,13 @@ class LambdaContext:
 
 
 def _container(
-    name: str, app_file: str, handler_name: str, root: str, environment: dict[str, str], connection: Connection
+    name: str,
+    app_file: str,
+    handler_name: str,
+    root: str,
+    environment: dict[str, str],
+    connection: Connection,
+    timeout_seconds: int,
 ) -> None:
     """One warm 'container': imports the handler once, then answers one event at a time, as Lambda
     does. Runs in its own process because Powertools keeps the current event in process-wide state.
@@ -110,7 +116,7 @@ def _container(
         if event is None:
             return
         try:
-            connection.send(("ok", handler(event, LambdaContext(name))))
+            connection.send(("ok", handler(event, LambdaContext(name, timeout_seconds))))
         except Exception as error:  # the function crashed; Lambda would log the traceback, so do we
             traceback.print_exc()
             connection.send(("error", repr(error)))
@@ -132,6 +138,7 @@ class FunctionPool:
 
     def __init__(self, function: Function, environment: dict[str, str]) -> None:
         self.name = function.name
+        self.timeout = function.timeout  # what the context tells the handler it has left
         self.environment = dict(environment)
         module_file, self.handler_name = function.handler.rsplit(".", 1)
         self.app_file = str(function.code_dir / f"{module_file}.py")
@@ -160,7 +167,15 @@ class FunctionPool:
                 ours, theirs = _SPAWN.Pipe()
                 process = _SPAWN.Process(
                     target=_container,
-                    args=(self.name, self.app_file, self.handler_name, str(ROOT), self.environment, theirs),
+                    args=(
+                        self.name,
+                        self.app_file,
+                        self.handler_name,
+                        str(ROOT),
+                        self.environment,
+                        theirs,
+                        self.timeout,
+                    ),
                     name=f"lambda-{self.name}",
                     daemon=True,
                 )

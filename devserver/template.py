@@ -34,11 +34,12 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 @dataclass(frozen=True)
 class Function:
-    """An ``AWS::Serverless::Function``: its logical id, code and handler."""
+    """An ``AWS::Serverless::Function``: its logical id, code, handler and timeout (seconds)."""
 
     name: str
     code_dir: Path
     handler: str
+    timeout: int = 20
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 
 
 def functions(template: dict[str, Any]) -> dict[str, Function]:
+    default_timeout = int(template.get("Globals", {}).get("Function", {}).get("Timeout", 3))  # Lambda's default: 3
     return {
-        name: Function(name, ROOT / props["CodeUri"], props["Handler"])
+        name: Function(name, ROOT / props["CodeUri"], props["Handler"], int(props.get("Timeout", default_timeout)))
         for name, props in _named_resources(template, "AWS::Serverless::Function")
     }
 

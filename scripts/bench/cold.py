@@ -42,7 +42,7 @@ class Context:
     function_name = spec["function"]; function_version = "1"; memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:ap-southeast-3:000000000000:function:" + spec["function"]
     aws_request_id = "bench"
-    def get_remaining_time_in_millis(self): return 20000
+    def get_remaining_time_in_millis(self): return spec["timeout_ms"]
 if spec.get("profile"):
     import cProfile, io, pstats
     profile = cProfile.Profile()
@@ -93,6 +93,11 @@ class ColdStart:
     imported: Pair = field(default_factory=Pair)
     restored: Pair = field(default_factory=Pair)
     """With SnapStart: from the restore to the answer (the restore itself is AWS's, not measured)."""
+
+
+def _timeout_ms(name: str) -> int:
+    """What Lambda's context says is left at the start of an invocation: the function's timeout."""
+    return template.functions(template.load())[name].timeout * 1000
 
 
 def lambda_environment(name: str, deployment: Deployment, base: dict[str, str]) -> dict[str, str]:
@@ -298,6 +303,7 @@ def profile(name: str, deployment: Deployment, base_environment: dict[str, str],
     for _ in range(3):  # DynamoDB Local warms up too
         call, _ = first.for_function(name)
         spec = {"function": name, "module": module, "handler": handler, "event": call.event, "profile": lines}
+        spec["timeout_ms"] = _timeout_ms(name)
         figures = _run(_FUNCTION_PROBE, spec, environment, deployment.task)
     took = f"import {1000 * figures['import']:.0f} ms, with the first request {1000 * figures['total']:.0f} ms"
     return f"{took}\n{figures['profile']}"
@@ -346,7 +352,13 @@ def _cold_start(
 ) -> dict[str, Any]:
     call, answered_right = first.for_function(name)
     module, attribute = handler.rsplit(".", 1)
-    spec = {"function": name, "module": module, "handler": attribute, "event": call.event}
+    spec = {
+        "function": name,
+        "module": module,
+        "handler": attribute,
+        "event": call.event,
+        "timeout_ms": _timeout_ms(name),
+    }
     if snapstart:
         spec["snapstart"] = str(runtime_hooks())
     figures = _run(_FUNCTION_PROBE, spec, environment, deployment.task)

@@ -6,7 +6,8 @@ would bring its own HTTP stack (pywa: httpx and its dependencies) into a functio
 
 **Bounded.** Meta gets ``TIMEOUT`` to connect and to answer, and up to ``RETRIES`` more tries, with
 exponential backoff and jitter, when it refuses for load (429) or fails on its side (5xx), honouring a
-short ``Retry-After``. A connection refused or reset before the request was sent is tried again too.
+``Retry-After`` of up to ``WAIT_SECONDS_MAX``. A connection refused before the request was sent is
+tried again too. One call never takes longer than ``CALL_SECONDS_MAX``.
 
 **Never twice.** A request Meta may have received but did not answer (a read timeout, a connection
 dropped mid-answer) is not sent again: the message may have reached the citizen already. That ends
@@ -26,8 +27,14 @@ from urllib3.util import Retry, Timeout
 
 from shared.domain.whatsapp_messages import OutboundMessage
 
-TIMEOUT: Final = Timeout(connect=2.0, read=5.0)
+CONNECT_SECONDS: Final = 2.0
+READ_SECONDS: Final = 4.0
+TIMEOUT: Final = Timeout(connect=CONNECT_SECONDS, read=READ_SECONDS)
 RETRIES: Final = 2
+WAIT_SECONDS_MAX: Final = 3
+"""The longest pause between two tries, Meta's ``Retry-After`` included."""
+CALL_SECONDS_MAX: Final = (RETRIES + 1) * (CONNECT_SECONDS + READ_SECONDS) + RETRIES * WAIT_SECONDS_MAX
+"""The longest one call can take, every try slow and every pause the longest (24 s)."""
 # Meta's codes for "too many requests", which it may answer with 400 rather than 429: the app's or
 # the account's call limits, the number's throughput, and the pair rate (one user, too many at once).
 RATE_LIMIT_CODES: Final = frozenset({4, 80007, 130429, 131056})
@@ -76,8 +83,8 @@ def _retry_policy() -> Retry:
         allowed_methods=None,  # POST too: these statuses mean Meta did not act on it
         backoff_factor=0.5,
         backoff_jitter=0.25,
-        backoff_max=4,
-        retry_after_max=5,  # a longer wait is the queue's business, not this invocation's
+        backoff_max=WAIT_SECONDS_MAX,
+        retry_after_max=WAIT_SECONDS_MAX,  # a longer wait is the queue's business, not this invocation's
         respect_retry_after_header=True,
         raise_on_status=False,
         raise_on_redirect=False,

@@ -23,12 +23,19 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared.adapters.whatsapp_cloud import CloudApiError, WhatsAppCloud
+from shared.adapters.whatsapp_cloud import CALL_SECONDS_MAX, CloudApiError, WhatsAppCloud
 from shared.domain.whatsapp_messages import OutboundMessage
 from shared.observability import logger, metrics
 
 # Longer than the queue keeps a message (a day), so no redelivery outlives the record of its send.
 KEEP_SENT_KEYS_SECONDS = 2 * 24 * 3600
+MESSAGE_SECONDS_MAX = 2 * CALL_SECONDS_MAX
+"""One message at its slowest: the read receipt and the message itself (48 s)."""
+
+
+class NoTimeLeft(Exception):
+    """Too little of the invocation is left to send one more message at its slowest: the queue
+    brings it back, rather than Lambda's timeout cutting a send in the middle."""
 
 
 class WhatsAppSender:
@@ -43,6 +50,8 @@ class WhatsAppSender:
     def deliver(self, body: str, context: LambdaContext | None = None) -> str:
         """Sends one queued message; its outcome. Raises only for a try worth repeating later."""
         if context is not None:
+            if context.get_remaining_time_in_millis() < MESSAGE_SECONDS_MAX * 1000:
+                raise NoTimeLeft
             self.config.register_lambda_context(context)
         try:
             message = OutboundMessage.model_validate_json(body)

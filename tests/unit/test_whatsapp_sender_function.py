@@ -11,6 +11,7 @@ import pytest
 from shared import services
 from shared.adapters.whatsapp_cloud import CloudApiError
 from shared.domain.whatsapp_messages import OutboundMessage
+from shared.domain.whatsapp_sending import MESSAGE_SECONDS_MAX
 from tests.unit.lambdas import FakeLambdaContext, load_function
 from tests.unit.test_account_sync import sqs_record
 
@@ -54,9 +55,16 @@ def cloud(aws: Any, monkeypatch: pytest.MonkeyPatch) -> ScriptedCloud:
     return scripted
 
 
+class FreshContext(FakeLambdaContext):
+    """A new invocation of the sender: its whole 60 s timeout ahead."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
 def handle(*bodies: str) -> dict[str, Any]:
     event = {"Records": [sqs_record(body, f"0a1b2c3d-0000-4000-8000-00000000000{i}") for i, body in enumerate(bodies)]}
-    result: dict[str, Any] = load_function("whatsapp_sender").lambda_handler(event, FakeLambdaContext())
+    result: dict[str, Any] = load_function("whatsapp_sender").lambda_handler(event, FreshContext())
     return result
 
 
@@ -84,3 +92,25 @@ def test_meta_down_for_the_whole_batch_is_not_a_crashed_function(cloud: Scripted
     cloud.failures.update({"+6281234567890": down, "+6281398765432": down})
     result = handle(message("reply:e", "+6281234567890", now), message("reply:f", "+6281398765432", now))
     assert len(result["batchItemFailures"]) == 2  # both come back; no exception for Lambda's Errors
+
+
+class ShortContext(FakeLambdaContext):
+    """An invocation with less time left than one message at its slowest."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(MESSAGE_SECONDS_MAX * 1000) - 1
+
+
+def test_a_message_is_not_started_without_the_time_to_finish_it(cloud: ScriptedCloud) -> None:
+    """Lambda's timeout would cut a send in the middle (and count as a crashed function)."""
+    event = {"Records": [sqs_record(message("reply:g", "+6281234567890", time.time()), "0a1b2c3d-0000-4000-8000-0")]}
+    result = load_function("whatsapp_sender").lambda_handler(event, ShortContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "0a1b2c3d-0000-4000-8000-0"}]}
+    assert cloud.sent == []
+
+
+def test_the_senders_timeout_leaves_room_for_one_message_at_its_slowest() -> None:
+    from devserver import template
+
+    properties = template.load()["Resources"]["WhatsAppSenderFunction"]["Properties"]
+    assert properties["Timeout"] >= MESSAGE_SECONDS_MAX + 5

@@ -119,7 +119,7 @@ def test_a_delivery_with_the_lambda_context_sends_too(
         aws_request_id = "req-1"
 
         def get_remaining_time_in_millis(self) -> int:
-            return 30_000
+            return 60_000  # a fresh invocation: its whole timeout ahead
 
     body = reply(clock)
 
