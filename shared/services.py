@@ -77,7 +77,7 @@ def accounts() -> AccountRegistry:
 def whatsapp_flows() -> WhatsAppFlows:
     from shared.domain.whatsapp_flows import WhatsAppFlows
 
-    return WhatsAppFlows(dynamo(), settings(), mailer())
+    return WhatsAppFlows(dynamo(), settings(), mailer(), outbox=whatsapp_outbox())
 
 
 @cache
@@ -91,7 +91,7 @@ def webhook_receiver() -> WebhookReceiver:
 def email_number_change() -> EmailNumberChange:
     from shared.domain.email_change import EmailNumberChange
 
-    return EmailNumberChange(dynamo(), settings(), mailer())
+    return EmailNumberChange(dynamo(), settings(), mailer(), outbox=whatsapp_outbox())
 
 
 @cache

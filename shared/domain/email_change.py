@@ -19,6 +19,7 @@ from typing import Any
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.adapters.keys import keyed_hash
 from shared.adapters.mail import Mailer, MailNotSent
+from shared.adapters.whatsapp_outbox import WhatsAppOutbox
 from shared.config import Settings
 from shared.domain.accounts import Account, ChangeMethod, account_from_item, mask_email, required
 from shared.domain.change_notices import ChangeNotices
@@ -89,8 +90,15 @@ def _active_code_key(account_id: str) -> dict[str, str]:
 
 
 class EmailNumberChange(Journey):
-    def __init__(self, db: Dynamo, settings: Settings, mailer: Mailer, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(db, settings, mailer, clock)
+    def __init__(
+        self,
+        db: Dynamo,
+        settings: Settings,
+        mailer: Mailer,
+        clock: Callable[[], float] = time.time,
+        outbox: WhatsAppOutbox | None = None,
+    ) -> None:
+        super().__init__(db, settings, mailer, clock, outbox)
         self.resend_window = Window(1, settings.email_code_resend_seconds)
         self.hourly_window = Window(settings.email_codes_per_hour, 3600)
 
@@ -328,7 +336,7 @@ class EmailNumberChange(Journey):
                 raise ServiceError("whatsapp_number_taken") from None
             raise
         metrics.add_metric(name="EmailNumberChangeCompleted", unit="Count", value=1)
-        ChangeNotices(self.mailer, self.settings).number_changed(done, EMAIL_CHANGE_SUCCESS, new_number)
+        ChangeNotices(self.mailer, self.settings, self.outbox).number_changed(done, EMAIL_CHANGE_SUCCESS, new_number)
         return NumberUpdated(whatsapp_number=new_number, display=display_number(new_number))
 
     # ----------------------------------------------------------------- helpers

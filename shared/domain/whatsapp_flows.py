@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from shared.adapters.dynamo import ConditionFailed, Dynamo, Transaction
 from shared.adapters.mail import Mailer
+from shared.adapters.whatsapp_outbox import WhatsAppOutbox
 from shared.config import Settings
 from shared.domain.accounts import Account, account_from_item, mask_email, required
 from shared.domain.change_notices import ChangeNotices
@@ -87,8 +88,9 @@ class WhatsAppFlows(Journey):
         settings: Settings,
         mailer: Mailer,
         clock: Callable[[], float] = time.time,
+        outbox: WhatsAppOutbox | None = None,
     ) -> None:
-        super().__init__(db, settings, mailer, clock)
+        super().__init__(db, settings, mailer, clock, outbox)
         self.records = FlowRecords(db, settings, clock)
         self.password_window = Window(
             settings.password_tries_per_account,
@@ -293,7 +295,7 @@ class WhatsAppFlows(Journey):
             raise
 
     def notify(self, done: CommittedChange, headline: str, number: str) -> None:
-        ChangeNotices(self.mailer, self.settings).number_changed(done, headline, number)
+        ChangeNotices(self.mailer, self.settings, self.outbox).number_changed(done, headline, number)
         if done.displaced is not None:
             metrics.add_metric(name="UnverifiedNumberTakenOver", unit="Count", value=1)
             notify_number_taken_over(self.mailer, done.displaced.email, number, done.at)

@@ -35,8 +35,8 @@ FAILED = {
     "layanan JSS.",
     FailureReason.SAME_NUMBER: "Nomor ini sudah menjadi nomor WhatsApp akun JSS Anda; tidak ada yang perlu "
     "diubah. Untuk memakai nomor lain, kirim pesan yang disiapkan dari nomor baru tersebut.",
-    FailureReason.MESSAGE_AFTER_EXPIRY: "Permintaan ini sudah kedaluwarsa: pesan harus dikirim dalam 10 menit. "
-    + _START_AGAIN,
+    FailureReason.MESSAGE_AFTER_EXPIRY: "Permintaan ini sudah kedaluwarsa: pesan harus dikirim sebelum batas waktu "
+    "yang ditampilkan aplikasi. " + _START_AGAIN,
     FailureReason.REPLACED: "Permintaan ini sudah diganti oleh permintaan yang lebih baru. Kirim pesan dari "
     "permintaan terakhir Anda, atau mulai lagi dari aplikasi JSS.",
     FailureReason.ALREADY_LINKED: "Akun JSS Anda sudah memiliki nomor WhatsApp. Untuk menggantinya, pilih "
@@ -49,8 +49,14 @@ FAILED = {
 FINISHED = "Permintaan ini sudah selesai diproses sebelumnya. Lihat hasilnya di tautan biru pesan Anda."
 LOCKED = "Permintaan ini dikunci karena password salah terlalu sering dimasukkan; nomor tidak diganti. " + _START_AGAIN
 # A message arriving after the flow moved on: what the flow is now, not what the message would do.
+WAITING_FOR_PASSWORD = (
+    "Permintaan ini sudah menerima pesannya dan kini menunggu password. Buka tautan biru, periksa nomor "
+    "yang akan dipasang, ketik password akun JSS Anda, lalu tekan Ubah. Jika nomor itu bukan yang Anda "
+    "maksud, jangan tekan Ubah: " + _START_AGAIN[0].lower() + _START_AGAIN[1:]
+)
 ALREADY = {
-    FlowStatus.AWAITING_PASSWORD: RECEIVED["awaiting_password"],
+    # Maybe from another phone: the link would set the number of the first message, not this one's.
+    FlowStatus.AWAITING_PASSWORD: WAITING_FOR_PASSWORD,
     FlowStatus.LOCKED: LOCKED,
     FlowStatus.EXPIRED: FAILED[FailureReason.MESSAGE_AFTER_EXPIRY],
 }

@@ -209,7 +209,7 @@ def page_headers(nonce: str, retry_after: int | None = None) -> dict[str, str]:
     }
 
 
-def _render(
+def render_page(
     lang: str,
     status: int,
     title: str,
@@ -230,7 +230,7 @@ def _render(
         lang=lang,
         service=_TEXT[lang]["service"],
         title=html.escape(title),
-        heading_lang=_lang_attribute(title_lang, lang),
+        heading_lang=lang_attribute(title_lang, lang),
         body=body,
         tone=tone,
         state=state,
@@ -265,17 +265,20 @@ _POLL_SCRIPT = (
 ).replace("EVERY", str(POLL_SECONDS * 1000))
 
 
-def _facts(rows: list[tuple[str, str | None]]) -> str:
+def facts_list(rows: list[tuple[str, str | None]]) -> str:
+    """A page's facts (label and value, escaped); rows without a value are left out."""
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows if v)
     return f"<dl>{items}</dl>"
 
 
-def _p(text: str, css_class: str = "") -> str:
+def paragraph(text: str, css_class: str = "") -> str:
+    """One paragraph of escaped text."""
     attribute = f' class="{css_class}"' if css_class else ""
     return f"<p{attribute}>{html.escape(text)}</p>"
 
 
-def _lang_attribute(part: str | None, page: str) -> str:
+def lang_attribute(part: str | None, page: str) -> str:
+    """``lang`` for a part in another language than its page (the guide's Indonesian on English pages)."""
     return f' lang="{part}"' if part and part != page else ""
 
 
@@ -295,28 +298,32 @@ def link_page(
     else:
         number_label = t["new_number"] if view.kind is FlowKind.NUMBER_CHANGE else t["number"]
     until = wib_time(view.expires_at) if view.expires_at else None  # only open flows have one
-    facts = _facts([(number_label, view.number_masked), (t["account"], view.account_masked), (t["valid_until"], until)])
-    page = partial(_render, lang, 200, cookies=cookies)
+    facts = facts_list(
+        [(number_label, view.number_masked), (t["account"], view.account_masked), (t["valid_until"], until)]
+    )
+    page = partial(render_page, lang, 200, cookies=cookies)
 
     if view.status is FlowStatus.COMPLETED and view.success_message:
-        body = facts + _p(t["back_to_app"])
+        body = facts + paragraph(t["back_to_app"])
         return page(view.success_message, body, state="completed", tone="ok", title_lang="id")
     if view.status is FlowStatus.PENDING:
-        reload = f'<a class="button" href="">{t["refresh"]}</a><noscript>{_p(t["no_script"])}</noscript>'
-        body = alert + _p(t["waiting_body"]) + facts + reload
+        reload = f'<a class="button" href="">{t["refresh"]}</a><noscript>{paragraph(t["no_script"])}</noscript>'
+        body = alert + paragraph(t["waiting_body"]) + facts + reload
         return page(t["waiting_title"], body, state="pending", poll=True)
     if view.status is FlowStatus.AWAITING_PASSWORD and view.password_locked_until:
         return page(t["locked_title"], _account_locked(view, lang) + facts, state="password_locked", tone="bad")
     if view.status is FlowStatus.AWAITING_PASSWORD:
         form = _password_form(token, lang, notice) + _forgot_password(view, lang)
-        body = alert + _p(t["confirm_body"]) + facts + form
+        body = alert + paragraph(t["confirm_body"]) + facts + form
         retry_after = notice.retry_after if notice else None
         return page(t["confirm_title"], body, state="awaiting_password", retry_after=retry_after)
     if view.status is FlowStatus.LOCKED:
         detail = ServiceError("flow_locked").detail(lang)
-        return page(t["locked_title"], _p(detail) + facts + _forgot_password(view, lang), state="locked", tone="bad")
+        return page(
+            t["locked_title"], paragraph(detail) + facts + _forgot_password(view, lang), state="locked", tone="bad"
+        )
     next_step = failure_text(view.reason, lang, AccountFacts(view.kind, view.account_has_email))
-    return page(t["failed_title"], alert + _p(next_step) + facts, state="failed", tone="bad")
+    return page(t["failed_title"], alert + paragraph(next_step) + facts, state="failed", tone="bad")
 
 
 def _password_form(token: str, lang: str, notice: ServiceError | None) -> str:
@@ -328,12 +335,12 @@ def _password_form(token: str, lang: str, notice: ServiceError | None) -> str:
         f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
         f'<label for="password">{t["password"]}</label>'
         f'<input id="password" name="password" type="password" required autocomplete="current-password"{described}>'
-        f'<button type="submit"{_lang_attribute("id", lang)}>{t["submit"]}</button></form>'
+        f'<button type="submit"{lang_attribute("id", lang)}>{t["submit"]}</button></form>'
     )
 
 
 def _forgot_password(view: LinkView, lang: str) -> str:
-    return _p(forgot_password(lang, view.account_has_email), "next")
+    return paragraph(forgot_password(lang, view.account_has_email), "next")
 
 
 def _account_locked(view: LinkView, lang: str) -> str:
@@ -344,15 +351,15 @@ def _account_locked(view: LinkView, lang: str) -> str:
     if view.expires_at and view.expires_at < locked_until:
         text.append(t["link_ends_first"])
     text.append(start_again(lang, view.kind))
-    steps = _p(" ".join(text))
-    return steps + (_p(change_by_email(lang), "next") if view.account_has_email else "")
+    steps = paragraph(" ".join(text))
+    return steps + (paragraph(change_by_email(lang), "next") if view.account_has_email else "")
 
 
 def error_page(error: ServiceError, lang: str) -> Response[str]:
     t = _TEXT[lang]
     title = t["not_found_title"] if error.status == 404 else t["error_title"]
-    body = _p(error.detail(lang))
-    return _render(lang, error.status, title, body, state=error.code, tone="bad", retry_after=error.retry_after)
+    body = paragraph(error.detail(lang))
+    return render_page(lang, error.status, title, body, state=error.code, tone="bad", retry_after=error.retry_after)
 
 
 def link_payload(view: LinkView, token: str, lang: str) -> dict[str, Any]:

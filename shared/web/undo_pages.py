@@ -33,7 +33,7 @@ from shared.errors import ServiceError
 from shared.web import anti_forgery
 
 # The blue links' page frame and its small builders: one look, one policy for every link page.
-from shared.web.pages import _facts, _lang_attribute, _p, _render, language, page_headers, wants_html
+from shared.web.pages import facts_list, lang_attribute, language, page_headers, paragraph, render_page, wants_html
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -206,11 +206,11 @@ def _respond(view: UndoView, token: str, request: BaseProxyEvent) -> Response[st
 
 def undo_page(view: UndoView, token: str, lang: str) -> Response[str]:
     t = _TEXT[lang]
-    page = partial(_render, lang, 200)
+    page = partial(render_page, lang, 200)
     if view.status is UndoStatus.UNDONE:
         undone = wib_datetime(view.undone_at or 0)
-        body = _p(t["undone_body"].format(previous=view.previous_masked, undone=undone, new=view.new_masked))
-        body += _p(t["undone_next"].format(until=wib_datetime(view.blocked_until or 0)))
+        body = paragraph(t["undone_body"].format(previous=view.previous_masked, undone=undone, new=view.new_masked))
+        body += paragraph(t["undone_next"].format(until=wib_datetime(view.blocked_until or 0)))
         return page(t["undone_title"], body, state="undone", tone="ok")
     rows: list[tuple[str, str | None]] = [
         (t["previous"], view.previous_masked),
@@ -218,15 +218,15 @@ def undo_page(view: UndoView, token: str, lang: str) -> Response[str]:
         (t["changed_at"], wib_datetime(view.changed_at)),
     ]
     if view.refusal is not None:
-        body = _p(view.refusal.detail(lang)) + _facts(rows)
+        body = paragraph(view.refusal.detail(lang)) + facts_list(rows)
         return page(t["refused_title"], body, state=str(view.status), tone="bad")
     hours = settings().undo_block_seconds // 3600
     body = (
-        _p(t["ready_body"].format(changed=wib_datetime(view.changed_at)))
-        + _facts([*rows, (t["valid_until"], wib_datetime(view.expires_at))])
-        + _p(t["ready_after"].format(hours=hours))
+        paragraph(t["ready_body"].format(changed=wib_datetime(view.changed_at)))
+        + facts_list([*rows, (t["valid_until"], wib_datetime(view.expires_at))])
+        + paragraph(t["ready_after"].format(hours=hours))
         + _form(token, lang)
-        + _p(t["its_mine"], "next")
+        + paragraph(t["its_mine"], "next")
     )
     return page(t["ready_title"], body, state="ready")
 
@@ -235,7 +235,7 @@ def _form(token: str, lang: str) -> str:
     return (
         '<form method="post" action="" autocomplete="off">'
         f'<input type="hidden" name="csrf_token" value="{anti_forgery.issue(token)}">'
-        f'<button type="submit"{_lang_attribute("id", lang)}>{html.escape(SUBMIT)}</button></form>'
+        f'<button type="submit"{lang_attribute("id", lang)}>{html.escape(SUBMIT)}</button></form>'
     )
 
 
@@ -243,10 +243,10 @@ def error_page(error: ServiceError, lang: str) -> Response[str]:
     """What the link cannot do, why, and who to contact; a stale form also gets a way back."""
     t = _TEXT[lang]
     title = t[_TITLES.get(error.code, "error_title")]
-    body = _p(error.detail(lang))
+    body = paragraph(error.detail(lang))
     if error.code == "undo_form_invalid":
         body += f'<a class="button" href="">{t["reload"]}</a>'
-    return _render(lang, error.status, title, body, state=error.code, tone="bad", retry_after=error.retry_after)
+    return render_page(lang, error.status, title, body, state=error.code, tone="bad", retry_after=error.retry_after)
 
 
 def undo_payload(view: UndoView, token: str, lang: str) -> dict[str, Any]:
