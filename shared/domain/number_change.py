@@ -270,8 +270,9 @@ class NumberChanges:
                 account=account.account_id,
             )
         audit_id = audit_key(account.version + 1)
-        self.stage_audit(
+        stage_audit(
             tx,
+            self.settings.audit_table,
             "audit",
             account.account_id,
             audit_id,
@@ -316,7 +317,18 @@ class NumberChanges:
         )
         audit_id = audit_key(holder.version + 1)
         method = ChangeMethod.TAKEN_OVER_BY_WHATSAPP_PROOF
-        self.stage_audit(tx, "displaced_audit", holder.account_id, audit_id, now, method, flow_id, number, None)
+        stage_audit(
+            tx,
+            self.settings.audit_table,
+            "displaced_audit",
+            holder.account_id,
+            audit_id,
+            now,
+            method,
+            flow_id,
+            number,
+            None,
+        )
         removed = NumberRemoved(
             account_id=holder.account_id,
             previous_number_masked=mask_number(number),
@@ -326,37 +338,38 @@ class NumberChanges:
         )
         stage_event(tx, self.settings.outbox_table, removed, label="displaced_event")
 
-    def stage_audit(
-        self,
-        tx: Transaction,
-        label: str,
-        account_id: str,
-        audit_id: str,
-        now: int,
-        method: str,
-        flow_id: str,
-        old: str | None,
-        new: str | None,
-        **extra: Any,
-    ) -> None:
-        """Adds an audit record of ``account_id``'s version ``audit_id``: numbers masked and fingerprinted."""
-        tx.put(
-            label,
-            self.settings.audit_table,
-            {
-                "account_id": account_id,
-                "event": audit_id,
-                "at": now,
-                "method": method,
-                "flow_id": flow_id,
-                "old_number_masked": mask_number(old) if old else None,
-                "old_number_hash": number_fingerprint(old) if old else None,
-                "new_number_masked": mask_number(new) if new else None,
-                "new_number_hash": number_fingerprint(new) if new else None,
-                **extra,
-            },
-            "attribute_not_exists(account_id)",  # each version of an account is written once
-        )
+
+def stage_audit(
+    tx: Transaction,
+    audit_table: str,
+    label: str,
+    account_id: str,
+    audit_id: str,
+    now: int,
+    method: str,
+    flow_id: str,
+    old: str | None,
+    new: str | None,
+    **extra: Any,
+) -> None:
+    """Adds an audit record of ``account_id``'s version ``audit_id``: numbers masked and fingerprinted."""
+    tx.put(
+        label,
+        audit_table,
+        {
+            "account_id": account_id,
+            "event": audit_id,
+            "at": now,
+            "method": method,
+            "flow_id": flow_id,
+            "old_number_masked": mask_number(old) if old else None,
+            "old_number_hash": number_fingerprint(old) if old else None,
+            "new_number_masked": mask_number(new) if new else None,
+            "new_number_hash": number_fingerprint(new) if new else None,
+            **extra,
+        },
+        "attribute_not_exists(account_id)",  # each version of an account is written once
+    )
 
 
 def _old_phone(phone_number: str | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from shared.domain.accounts import (
 )
 from shared.domain.change_events import NumberChanged, stage_event
 from shared.domain.notifications import notify_number_moved
-from shared.domain.number_change import NumberChanges, audit_key
+from shared.domain.number_change import audit_key, stage_audit
 from shared.domain.phone import mask_number
 from shared.observability import logger, metrics
 
@@ -49,7 +49,6 @@ class NumberMoves:
         self.accounts = accounts
         self.mailer = mailer
         self.clock = clock
-        self.number_changes = NumberChanges(accounts)
 
     def moved(self, event: NumberMoved) -> dict[str, str]:
         """Marks the account holding ``old_number`` proven through WhatsApp as unverified, and tells
@@ -78,8 +77,9 @@ class NumberMoves:
             next_version=account.version + 1,
             number=event.old_number,
         )
-        self.number_changes.stage_audit(
+        stage_audit(
             tx,
+            self.accounts.settings.audit_table,
             "audit",
             account.account_id,
             audit_key(account.version + 1),

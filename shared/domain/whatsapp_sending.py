@@ -13,7 +13,6 @@ Nothing here can change a journey: the change was committed before the message w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -60,20 +59,20 @@ class WhatsAppSender:
             metrics.add_metric(name="WhatsAppNotSent", unit="Count", value=1)
             logger.error("whatsapp message unreadable", extra={"bytes": len(body)})
             return "unreadable"
-        outcome: dict[str, str] = self._send_once(message=message.model_dump(mode="json"))
+        outcome: dict[str, str] = self._send_once(message=message)
         return outcome["outcome"]
 
-    def _send(self, message: dict[str, Any]) -> dict[str, str]:
-        outbound = OutboundMessage.model_validate(message)
-        log = {"key": outbound.key, "kind": outbound.kind}
-        if outbound.send_before is not None and self.clock() >= outbound.send_before:
+    def _send(self, message: OutboundMessage) -> dict[str, str]:
+        """Powertools keys the send on ``message.key`` and passes the message through as read."""
+        log = {"key": message.key, "kind": message.kind}
+        if message.send_before is not None and self.clock() >= message.send_before:
             metrics.add_metric(name="WhatsAppNotSent", unit="Count", value=1)
             logger.warning("whatsapp message past its 24-hour window", extra=log)
             return {"outcome": "too_late"}
         try:
-            if outbound.read_message_id:
-                self._mark_read(outbound.read_message_id, log)
-            self.cloud.send(outbound)
+            if message.read_message_id:
+                self._mark_read(message.read_message_id, log)
+            self.cloud.send(message)
         except CloudApiError as error:
             return self._not_sent(error, log)
         metrics.add_metric(name="WhatsAppSent", unit="Count", value=1)

@@ -44,7 +44,7 @@ from shared.domain.accounts import (
 )
 from shared.domain.change_events import NumberChanged, stage_event
 from shared.domain.change_notices import ChangeNotices
-from shared.domain.number_change import NumberChanges, audit_key
+from shared.domain.number_change import audit_key, stage_audit
 from shared.domain.phone import mask_number
 from shared.domain.undo.records import UndoRecord, undo_key
 from shared.errors import ServiceError
@@ -99,7 +99,6 @@ class NumberChangeUndo:
         self.notices = notices
         self.clock = clock
         self.accounts = AccountRegistry(db, settings)
-        self.changes = NumberChanges(self.accounts)
 
     @tracer.capture_method(capture_response=False)
     def view(self, token: str) -> UndoView:
@@ -217,7 +216,18 @@ class NumberChangeUndo:
         audit_id = audit_key(account.version + 1)
         method = ChangeMethod.UNDONE_BY_OWNER
         # flow_id: for an undo, the audit record of the change it undid.
-        self.changes.stage_audit(tx, "audit", account_id, audit_id, now, method, record.audit_id, replaced, previous)
+        stage_audit(
+            tx,
+            self.settings.audit_table,
+            "audit",
+            account_id,
+            audit_id,
+            now,
+            method,
+            record.audit_id,
+            replaced,
+            previous,
+        )
         event = NumberChanged(
             account_id=account_id,
             whatsapp_number=previous,
